@@ -1,0 +1,378 @@
+"""Results: one candidate's measurements, the run, its leaderboard and results.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from advisor._catalog import TargetProfile, get_target
+from advisor._measure import (
+    HIGHER_IS_BETTER,
+    BatchMeasurement,
+    Estimate,
+    LatencyMeasurement,
+    QualityMeasurement,
+    SizeMeasurement,
+    StartupMeasurement,
+    as_plain,
+    best_batch,
+    cost_per_million,
+    energy_per_1k,
+)
+from advisor._pareto import Recommendation, parse_limits, parse_priorities, recommend
+
+RESULTS_VERSION = 1
+
+# Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning.
+LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "key": ("", "", "catalog key of the candidate"),
+    "name": ("", "", "display name"),
+    "family": ("", "", "baseline, linear, tree, forest, boosting or neural"),
+    "compression": ("", "", "what was done to the parent model, if anything"),
+    "status": ("", "", "measured, trained (not timed), failed or skipped"),
+    "primary": ("", "higher/lower", "the primary quality metric on the test split (its name is in primary_metric)"),
+    "primary_ci95_low": ("", "", "95% bootstrap interval of the primary metric, low end"),
+    "primary_ci95_high": ("", "", "95% bootstrap interval of the primary metric, high end"),
+    "accuracy": ("fraction", "higher", "share of test rows classified right"),
+    "balanced_accuracy": ("fraction", "higher", "mean recall over classes"),
+    "f1_macro": ("fraction", "higher", "F1 averaged over classes"),
+    "roc_auc": ("fraction", "higher", "area under the ROC curve (binary only)"),
+    "log_loss": ("nats", "lower", "cross-entropy of the predicted probabilities"),
+    "r2": ("fraction", "higher", "coefficient of determination"),
+    "rmse": ("target unit", "lower", "root mean squared error"),
+    "mae": ("target unit", "lower", "mean absolute error"),
+    "p50_ms": ("ms", "lower", "median latency, one row end to end, 1 thread"),
+    "p95_ms": ("ms", "lower", "95th percentile latency, one row, 1 thread"),
+    "p99_ms": ("ms", "lower", "99th percentile latency, one row, 1 thread"),
+    "rows_per_s": ("rows/s", "higher", "throughput at the best batch size, 1 thread"),
+    "best_batch": ("rows", "", "the batch size with the highest throughput"),
+    "size_bytes": ("bytes", "lower", "saved artifact on disk, preprocessing included"),
+    "gzip_bytes": ("bytes", "lower", "the artifact through gzip -9"),
+    "params": ("count", "lower", "model weights, or tree nodes"),
+    "peak_predict_bytes": ("bytes", "lower", "extra memory at peak while predicting a batch"),
+    "load_ms": ("ms", "lower", "load the artifact and answer one row (libraries already imported)"),
+    "cold_start_ms": ("ms", "lower", "fresh process: interpreter, imports, load, first row"),
+    "joules_per_1k": ("J", "lower", "energy per 1,000 predictions (see its method)"),
+    "usd_per_million": ("USD", "lower", "cost per 1,000,000 predictions (see its method)"),
+    "train_s": ("s", "lower", "training time (not an inference metric; shown for context)"),
+    "skilled": ("", "", "beats the no-skill baseline beyond the 95% interval"),
+    "pareto": ("", "", "on the Pareto front of the weighted metrics"),
+    "recommended": ("", "", "the recommendation for the current priorities"),
+    "score": ("0-1", "higher", "weighted normalised utility used to rank the front"),
+}
+
+
+def _load(cls: type, data: Mapping[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class CandidateResult:
+    key: str
+    name: str
+    family: str
+    status: str = "pending"
+    parent: str | None = None
+    compression: str | None = None
+    description: str = ""
+    error: str | None = None
+    runtime: str | None = None
+    train_s: float | None = None
+    train_device: str | None = None
+    artifact: str | None = None
+    quality: QualityMeasurement | None = None
+    latency: LatencyMeasurement | None = None
+    batches: dict[int, BatchMeasurement] = field(default_factory=dict)
+    batches_multithread: dict[int, BatchMeasurement] = field(default_factory=dict)
+    size: SizeMeasurement | None = None
+    startup: StartupMeasurement | None = None
+    notes: list[str] = field(default_factory=list)
+    wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
+
+    def to_dict(self) -> dict[str, Any]:
+        return as_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CandidateResult:
+        plain = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        plain["quality"] = _load(QualityMeasurement, data.get("quality"))
+        plain["latency"] = _load(LatencyMeasurement, data.get("latency"))
+        plain["size"] = _load(SizeMeasurement, data.get("size"))
+        plain["startup"] = _load(StartupMeasurement, data.get("startup"))
+        for name in ("batches", "batches_multithread"):
+            plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
+        return cls(**plain)
+
+    def energy(self, profile: TargetProfile) -> Estimate | None:
+        batch = best_batch(self.batches)
+        return energy_per_1k(batch, profile) if batch else None
+
+    def cost(self, profile: TargetProfile) -> Estimate | None:
+        batch = best_batch(self.batches)
+        energy = self.energy(profile)
+        return cost_per_million(batch, profile, energy) if batch and energy else None
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) advisor run: reopenable, re-rankable without retraining."""
+
+    run_id: str
+    created_at: float
+    status: str
+    dataset: dict[str, Any]
+    split: dict[str, int]
+    hardware: dict[str, Any]
+    settings: dict[str, Any]
+    candidates: list[CandidateResult]
+    profile: TargetProfile
+    phases_s: dict[str, float] = field(default_factory=dict)
+    store_root: str | None = None
+    error: str | None = None
+    recommendation: Recommendation | None = None
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def task(self) -> str:
+        return str(self.dataset["task"])
+
+    @property
+    def primary_metric(self) -> str:
+        return str(self.dataset["primary_metric"])
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self.settings.get("priorities") or self.profile.weights)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return dict(self.settings.get("limits") or {})
+
+    def candidate(self, key: str) -> CandidateResult:
+        for c in self.candidates:
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per candidate: the leaderboard's rows before ranking columns."""
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        higher = HIGHER_IS_BETTER[self.primary_metric]
+        rows = []
+        for c in self.candidates:
+            row: dict[str, Any] = {
+                "key": c.key,
+                "name": c.name,
+                "family": c.family,
+                "compression": c.compression,
+                "status": c.status,
+                "train_s": c.train_s,
+            }
+            if c.quality:
+                row.update(c.quality.metrics)
+                row["primary"] = c.quality.primary_value
+                row["primary_ci95_low"] = c.quality.primary_ci95_low
+                row["primary_ci95_high"] = c.quality.primary_ci95_high
+                if baseline is None or baseline.quality is None:
+                    row["skilled"] = True
+                elif higher:
+                    row["skilled"] = c.quality.primary_ci95_low > baseline.quality.primary_value
+                else:
+                    row["skilled"] = c.quality.primary_ci95_high < baseline.quality.primary_value
+            if c.latency:
+                row.update(p50_ms=c.latency.p50_ms, p95_ms=c.latency.p95_ms, p99_ms=c.latency.p99_ms)
+            batch = best_batch(c.batches)
+            if batch:
+                row.update(rows_per_s=batch.rows_per_s, best_batch=batch.batch_size)
+            if c.size:
+                row.update(size_bytes=c.size.serialized_bytes, gzip_bytes=c.size.gzip_bytes, params=c.size.params)
+            if c.startup:
+                row.update(
+                    load_ms=c.startup.load_ms + c.startup.first_row_ms,
+                    cold_start_ms=c.startup.cold_start_ms,
+                    peak_predict_bytes=c.startup.peak_predict_bytes,
+                )
+            energy, cost = c.energy(self.profile), c.cost(self.profile)
+            if energy:
+                row["joules_per_1k"] = energy.value
+            if cost:
+                row["usd_per_million"] = cost.value
+            rows.append(row)
+        return rows
+
+    def rank(self) -> Recommendation:
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        self.recommendation = recommend(
+            self.records(),
+            self.weights,
+            self.limits,
+            self.primary_metric,
+            HIGHER_IS_BETTER[self.primary_metric],
+            no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+        )
+        return self.recommendation
+
+    def rerank(
+        self,
+        priorities: str | Mapping[str, float] | None = None,
+        limits: Any = None,
+        profile: str | TargetProfile | None = None,
+    ) -> Run:
+        """The same measurements under other priorities, limits or target: no retraining."""
+        settings = dict(self.settings)
+        new_profile = get_target(profile) if profile is not None else self.profile
+        if profile is not None:
+            settings["profile"] = new_profile.key
+            if priorities is None:
+                settings["priorities"] = dict(new_profile.weights)
+            if limits is None:
+                settings["limits"] = dict(new_profile.limits)
+        if priorities is not None:
+            settings["priorities"] = parse_priorities(priorities)
+        if limits is not None:
+            settings["limits"] = parse_limits(limits)
+        other = replace(self, settings=settings, profile=new_profile, recommendation=None)
+        other.rank()
+        return other
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per candidate; columns and directions in LEADERBOARD_COLUMNS."""
+        recommendation = self.recommendation or self.rank()
+        rows = self.records()
+        for row in rows:
+            row["pareto"] = row["key"] in recommendation.pareto
+            row["recommended"] = row["key"] == recommendation.key
+            row["score"] = recommendation.scores.get(row["key"])
+        frame = pd.DataFrame(rows)
+        ordered = [c for c in LEADERBOARD_COLUMNS if c in frame.columns]
+        frame = frame[ordered]
+        frame.attrs["primary_metric"] = self.primary_metric
+        return frame
+
+    # ------------------------------------------------------------------ results.json
+    def to_dict(self) -> dict[str, Any]:
+        recommendation = self.recommendation or self.rank()
+        candidates = []
+        for c in self.candidates:
+            energy, cost = c.energy(self.profile), c.cost(self.profile)
+            metrics: dict[str, Any] = {}
+            if c.quality:
+                metrics.update(c.quality.metrics)
+                metrics["primary_ci95"] = [c.quality.primary_ci95_low, c.quality.primary_ci95_high]
+            if c.latency:
+                metrics["latency_ms"] = {
+                    "p50": c.latency.p50_ms,
+                    "p95": c.latency.p95_ms,
+                    "p99": c.latency.p99_ms,
+                    "first_call": c.latency.first_call_ms,
+                }
+            if c.batches:
+                metrics["throughput_rps"] = {str(b): m.rows_per_s for b, m in sorted(c.batches.items())}
+                metrics["batch_latency_ms"] = {
+                    str(b): {"p50": m.p50_ms, "p95": m.p95_ms} for b, m in sorted(c.batches.items())
+                }
+            if c.batches_multithread:
+                metrics["throughput_rps_multithread"] = {
+                    str(b): {"rows_per_s": m.rows_per_s, "threads": m.threads}
+                    for b, m in sorted(c.batches_multithread.items())
+                }
+            if c.size:
+                metrics.update(size_bytes=c.size.serialized_bytes, gzip_bytes=c.size.gzip_bytes, params=c.size.params)
+            if c.startup:
+                metrics.update(
+                    load_ms=c.startup.load_ms + c.startup.first_row_ms,
+                    cold_start_ms=c.startup.cold_start_ms,
+                    peak_predict_bytes=c.startup.peak_predict_bytes,
+                )
+            if energy:
+                metrics["energy_j_per_1k"] = {
+                    "value": energy.value,
+                    "method": energy.method,
+                    "measured": energy.measured,
+                }
+            if cost:
+                metrics["usd_per_million"] = {"value": cost.value, "method": cost.method, "measured": cost.measured}
+            entry = {
+                "key": c.key,
+                "name": c.name,
+                "family": c.family,
+                "status": c.status,
+                "error": c.error,
+                "parent": c.parent,
+                "compression": c.compression,
+                "runtime": c.runtime,
+                "train_s": c.train_s,
+                "train_device": c.train_device,
+                "artifact": c.artifact,
+                "pareto": c.key in recommendation.pareto,
+                "metrics": metrics,
+                "measurements": c.to_dict(),
+            }
+            candidates.append(entry)
+        return as_plain(
+            {
+                "version": RESULTS_VERSION,
+                "run_id": self.run_id,
+                "created_at": self.created_at,
+                "status": self.status,
+                "error": self.error,
+                "store": self.store_root,
+                "dataset": self.dataset,
+                "split": self.split,
+                "task": self.task,
+                "primary_metric": self.primary_metric,
+                "profile": {k: v for k, v in self.profile.__dict__.items()},
+                "priorities": recommendation.weights,
+                "limits": recommendation.limits,
+                "hardware": self.hardware,
+                "settings": self.settings,
+                "phases_s": self.phases_s,
+                "candidates": candidates,
+                "pareto": list(recommendation.pareto),
+                "recommended": recommendation.key,
+                "reason": recommendation.reason,
+                "gives_up": dict(recommendation.gives_up),
+                "excluded": {k: list(v) for k, v in recommendation.excluded.items()},
+                "scores": dict(recommendation.scores),
+            }
+        )
+
+    def save_json(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "results.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        tmp.replace(path)
+        self.leaderboard.to_csv(out / "leaderboard.csv", index=False)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Run:
+        profile_data = dict(data["profile"])
+        profile = TargetProfile(**profile_data)
+        run = cls(
+            run_id=data["run_id"],
+            created_at=data["created_at"],
+            status=data["status"],
+            dataset=data["dataset"],
+            split=data.get("split", {}),
+            hardware=data.get("hardware", {}),
+            settings=data.get("settings", {}),
+            candidates=[CandidateResult.from_dict(c["measurements"]) for c in data["candidates"]],
+            profile=profile,
+            phases_s=data.get("phases_s", {}),
+            store_root=data.get("store"),
+            error=data.get("error"),
+        )
+        run.rank()
+        return run

@@ -1,0 +1,521 @@
+"""The advisor run: data in, every candidate trained and measured, one recommendation out.
+
+Phase 1 trains the candidates one at a time; each is saved, scored on the test split, sized
+and committed to the store before the next starts. Phase 2 times them all together,
+interleaved (see `_timing`), on the predictors loaded back from disk: what is timed is what
+a user deploys. Long work reports `ProgressEvent`s through a callback; the library never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from advisor import _hardware
+from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
+from advisor._data import Dataset, Split, load_dataset, split_dataset
+from advisor._encoder import TabularEncoder
+from advisor._errors import AdvisorError
+from advisor._measure import StartupMeasurement, measure_quality, measure_size
+from advisor._models import BUILDERS, TrainContext
+from advisor._pareto import parse_limits, parse_priorities
+from advisor._predictor import Predictor, load_predictor
+from advisor._results import CandidateResult, Run
+from advisor._store import Store, new_run_id
+from advisor._timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+
+SINGLE_ROW_INPUTS = 200
+COLD_START_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a run, for a progress display. `eta_s` is an estimate from the steps so far."""
+
+    stage: str  # data | train | timing | startup | rank | done
+    message: str
+    elapsed_s: float
+    candidate: str | None = None
+    phase: str | None = None
+    done: int = 0
+    total: int = 0
+    eta_s: float | None = None
+
+
+class Cancelled(Exception):
+    """Raised inside a run when `should_stop` says so; the run is kept as 'cancelled'."""
+
+
+class _Reporter:
+    def __init__(self, callback: Callable[[ProgressEvent], None] | None) -> None:
+        self.callback = callback
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __call__(self, stage: str, message: str, **kw: Any) -> None:
+        if self.callback is not None:
+            self.callback(ProgressEvent(stage=stage, message=message, elapsed_s=self.elapsed(), **kw))
+
+
+def _encode_target(dataset: Dataset, y: pd.Series) -> np.ndarray:
+    if dataset.is_classification:
+        assert dataset.classes is not None
+        index = {value: i for i, value in enumerate(dataset.classes)}
+        return np.array([index[v] for v in y], dtype=np.int64)
+    return y.to_numpy(dtype=np.float64)
+
+
+def advise(
+    data: str | os.PathLike[str] | bytes | IO[bytes] | pd.DataFrame | Dataset,
+    target: str | None = None,
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    primary_metric: str | None = None,
+    priorities: str | Mapping[str, float] | None = None,
+    limits: Iterable[str] | Mapping[str, float] | None = None,
+    profile: str | TargetProfile = "cloud-cpu",
+    candidates: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+    budget_s: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    timing: TimingConfig | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_bytes: int | None = None,
+    registry: Registry | None = None,
+) -> Run:
+    """Train and measure every candidate on `data`, then recommend one.
+
+    Returns the `Run` (leaderboard, Pareto set, recommendation); it is also in the store and,
+    with `out`, written to `out/results.json`. User mistakes raise `AdvisorError` subclasses.
+    `registry` replaces the default catalog (see `load_candidates`).
+    """
+    report = _Reporter(progress)
+    stop = should_stop or (lambda: False)
+    timing = timing or TimingConfig()
+    target_profile = get_target(profile)
+    weights = parse_priorities(priorities)
+    limit_values = parse_limits(limits) if limits is not None else dict(target_profile.limits)
+    specs = (registry or load_candidates()).select(candidates, families)
+    store = store if isinstance(store, Store) else Store(store)
+    phases: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        if target is None:
+            raise AdvisorError("No target column was given; name the column to predict (--target COL).")
+        dataset = load_dataset(data, target, name=name, task=task, primary_metric=primary_metric, max_bytes=max_bytes)
+    split = split_dataset(dataset, seed=seed)
+    encoder = TabularEncoder(dataset.roles).fit(split.X_train)
+    phases["data_s"] = time.perf_counter() - t0
+
+    run_id = new_run_id()
+    settings = {
+        "priorities": weights if weights is not None else dict(target_profile.weights),
+        "limits": limit_values,
+        "profile": target_profile.key,
+        "candidates": [s.key for s in specs],
+        "budget_s": budget_s,
+        "seed": seed,
+        "timing": asdict(timing),
+    }
+    run = Run(
+        run_id=run_id,
+        created_at=time.time(),
+        status="running",
+        dataset=dataset.summary() | {"features_encoded": encoder.n_features_out_},
+        split=split.sizes(),
+        hardware=_hardware.describe(include_gpu="torch" in sys.modules or _wants_torch(specs)),
+        settings=settings,
+        candidates=[
+            CandidateResult(
+                s.key, s.name, s.family, parent=s.parent, compression=s.compression, description=s.description
+            )
+            for s in specs
+        ],
+        profile=target_profile,
+        phases_s=phases,
+        store_root=str(store.root),
+    )
+    store.create_run(run_id, _header(run))
+    report("data", f"{dataset.task} task, {len(dataset.frame)} rows, primary metric {dataset.primary_metric}")
+
+    try:
+        predictors = _train_all(run, specs, dataset, split, encoder, store, report, stop, budget_s, phases)
+        if predictors:
+            _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases)
+        run.status = "complete"
+    except Cancelled:
+        run.status = "cancelled"
+    except BaseException as exc:  # interrupted or crashed: keep what was committed
+        run.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run.error = f"{type(exc).__name__}: {exc}"
+        store.update_header(run_id, _header(run))
+        store.finish_run(run_id, run.status, None, run.error)
+        raise
+    run.phases_s = phases
+    report("rank", "Ranking")
+    run.rank()
+    store.update_header(run_id, _header(run))
+    store.finish_run(run_id, run.status, _ranking(run))
+    if out is not None:
+        run.save_json(out)
+    report(
+        "done",
+        f"Done: {run.recommendation.key if run.recommendation else 'no recommendation'}",
+        done=len(specs),
+        total=len(specs),
+    )
+    return run
+
+
+def _wants_torch(specs: Iterable[CandidateSpec]) -> bool:
+    return any("torch" in s.requires for s in specs)
+
+
+def _header(run: Run) -> dict[str, Any]:
+    return {
+        "created_at": run.created_at,
+        "dataset": run.dataset,
+        "split": run.split,
+        "hardware": run.hardware,
+        "settings": run.settings,
+        "profile": dict(run.profile.__dict__, weights=dict(run.profile.weights), limits=dict(run.profile.limits)),
+        "phases_s": run.phases_s,
+        "status": run.status,
+        "error": run.error,
+    }
+
+
+def _ranking(run: Run) -> dict[str, Any]:
+    rec = run.recommendation
+    assert rec is not None
+    return {"key": rec.key, "reason": rec.reason, "pareto": list(rec.pareto)}
+
+
+def _train_all(
+    run: Run,
+    specs: list[CandidateSpec],
+    dataset: Dataset,
+    split: Split,
+    encoder: TabularEncoder,
+    store: Store,
+    report: _Reporter,
+    stop: Callable[[], bool],
+    budget_s: float | None,
+    phases: dict[str, float],
+) -> dict[str, Predictor]:
+    t_phase = time.perf_counter()
+    X_train, X_val = encoder.transform(split.X_train), encoder.transform(split.X_val)
+    y_train, y_val = _encode_target(dataset, split.y_train), _encode_target(dataset, split.y_val)
+    y_test = _encode_target(dataset, split.y_test)
+    first_record = split.X_test.iloc[0].to_dict()
+    device = "cpu"
+    if _wants_torch(specs):
+        from advisor._hardware import cuda_device
+
+        device = "cuda" if cuda_device() else "cpu"
+    n_classes = len(dataset.classes) if dataset.classes else 0
+    artifacts = store.artifact_dir(run.run_id)
+    predictors: dict[str, Predictor] = {}
+    total = len(specs)
+    for position, spec in enumerate(specs):
+        result = run.candidates[position]
+        if stop():
+            raise Cancelled()
+        elapsed = report.elapsed()
+        eta = elapsed / position * (total - position) if position else None
+        if budget_s is not None and elapsed > 0.6 * budget_s and spec.family != "baseline":
+            result.status = "skipped"
+            result.notes.append(
+                f"skipped: {elapsed:.0f} s of the {budget_s:.0f} s time budget were spent before it started"
+            )
+            store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
+            continue
+        missing = spec.missing_requirements()
+        if missing:
+            result.status = "failed"
+            result.error = f"needs the package '{missing[0]}', which is not installed: pip install -r requirements.txt"
+            store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
+            continue
+        report(
+            "train",
+            f"Training {spec.name}",
+            candidate=spec.key,
+            phase="training",
+            done=position,
+            total=total,
+            eta_s=eta,
+        )
+
+        def epoch_report(message: str, key: str = spec.key, at: int = position) -> None:
+            report("train", message, candidate=key, phase="epoch", done=at, total=total)
+
+        try:
+            ctx = TrainContext(
+                task=dataset.task,
+                n_classes=n_classes,
+                class_weighting=dataset.class_weighting,
+                seed=split.seed,
+                X_train=X_train,
+                y_train=y_train,
+                X_val=X_val,
+                y_val=y_val,
+                threads=_hardware.usable_cpus(),
+                device=device if "torch" in spec.requires else "cpu",
+                report=epoch_report,
+                should_stop=stop,
+            )
+            start = time.perf_counter()
+            model = BUILDERS[spec.builder](spec.params, ctx)
+            result.train_s = time.perf_counter() - start
+            result.wall_s["train"] = result.train_s
+            scored_at = time.perf_counter()
+            result.train_device = getattr(model, "trained_on", "cpu")
+            result.runtime = model.runtime
+            if stop():
+                raise Cancelled()
+            predictor = Predictor(encoder, model, dataset.task, dataset.target, dataset.classes, spec.key, spec.name)
+            path = predictor.save(artifacts / f"{spec.key}.joblib")
+            result.artifact = str(path)
+            report(
+                "train",
+                f"Scoring {spec.name} on the test split",
+                candidate=spec.key,
+                phase="scoring",
+                done=position,
+                total=total,
+            )
+            scores = predictor.model.scores(encoder.transform(split.X_test))
+            result.quality = measure_quality(
+                y_test, scores, dataset.task, dataset.primary_metric, n_classes, seed=split.seed
+            )
+            result.size = measure_size(path.read_bytes(), predictor.param_count())
+            loaded, load_ms, first_ms = _load_warm(path, first_record)
+            result.startup = StartupMeasurement(
+                load_ms=load_ms,
+                first_row_ms=first_ms,
+                cold_start_ms=None,
+                cold_import_ms=None,
+                cold_load_ms=None,
+                cold_first_row_ms=None,
+                loaded_rss_bytes=None,
+                peak_predict_bytes=None,
+                peak_batch_rows=None,
+                method=(
+                    "load_ms: joblib.load of the artifact plus the first prediction of one row, in this "
+                    "process with its libraries already imported (median of 3; file in the page cache)"
+                ),
+            )
+            result.status = "trained"
+            result.wall_s["save_score_size_load"] = time.perf_counter() - scored_at
+            predictors[spec.key] = loaded
+        except Cancelled:
+            raise
+        except Exception as exc:  # a failing candidate is recorded with its reason and the run goes on
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}".strip()[:500]
+            result.notes.append("traceback: " + traceback.format_exc(limit=3)[-1500:])
+        store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
+        report(
+            "train",
+            f"{spec.name}: {result.status}",
+            candidate=spec.key,
+            phase=result.status,
+            done=position + 1,
+            total=total,
+        )
+    phases["train_s"] = time.perf_counter() - t_phase
+    return predictors
+
+
+def _load_warm(path: Path, record: dict[str, Any]) -> tuple[Predictor, float, float]:
+    loads, firsts = [], []
+    predictor = None
+    for _ in range(3):
+        start = time.perf_counter()
+        predictor = load_predictor(path)
+        loaded = time.perf_counter()
+        predictor.predict(record)
+        loads.append(loaded - start)
+        firsts.append(time.perf_counter() - loaded)
+    assert predictor is not None
+    return predictor, float(np.median(loads) * 1e3), float(np.median(firsts) * 1e3)
+
+
+def _time_all(
+    run: Run,
+    predictors: dict[str, Predictor],
+    split: Split,
+    config: TimingConfig,
+    store: Store,
+    report: _Reporter,
+    stop: Callable[[], bool],
+    budget_s: float | None,
+    phases: dict[str, float],
+) -> None:
+    t_phase = time.perf_counter()
+    keys = list(predictors)
+    calls = {k: predictors[k].predict for k in keys}
+    setters = [p.set_threads for p in predictors.values()]
+    records = split.X_test.head(SINGLE_ROW_INPUTS).to_dict(orient="records")
+    n_test = len(split.X_test)
+    sizes = sorted({min(b, n_test) for b in config.batch_sizes})
+    batches = {b: split.X_test.iloc[:b] for b in sizes}
+
+    report("timing", f"Timing one row at a time: {len(keys)} candidates interleaved", phase="latency", total=len(keys))
+    with pinned_threads(config.threads, setters):
+        latency = measure_single_row(calls, records, config, should_stop=stop)
+        report("timing", f"Timing batches of {', '.join(map(str, sizes))} rows", phase="batches", total=len(keys))
+        single = measure_batches(calls, batches, config, threads=config.threads, should_stop=stop)
+    multi: dict[str, dict[int, Any]] = {k: {} for k in keys}
+    cpus = _hardware.usable_cpus()
+    if config.multithread_batches and cpus > 1 and not stop():
+        largest = sizes[-1]
+        report(
+            "timing",
+            f"Timing batches of {largest} rows on {cpus} threads",
+            phase="batches-multithread",
+            total=len(keys),
+        )
+        with pinned_threads(cpus, setters):
+            multi = measure_batches(calls, {largest: batches[largest]}, config, threads=cpus, should_stop=stop)
+    phases["timing_s"] = time.perf_counter() - t_phase
+    if stop():
+        raise Cancelled()
+
+    t_start = time.perf_counter()
+    rows_file = None
+    if config.cold_start:
+        handle = tempfile.NamedTemporaryFile(suffix=".joblib", delete=False)
+        handle.close()
+        rows_file = handle.name
+        joblib.dump({"first": records[0], "batch": batches[sizes[-1]]}, rows_file)
+    try:
+        for done, key in enumerate(keys):
+            result = run.candidate(key)
+            result.latency = latency.get(key)
+            result.batches = single.get(key, {})
+            result.batches_multithread = multi.get(key, {})
+            over_budget = budget_s is not None and report.elapsed() > budget_s
+            if rows_file and not over_budget and not stop():
+                report(
+                    "startup",
+                    f"Cold start of {result.name} in a fresh process",
+                    candidate=key,
+                    phase="cold-start",
+                    done=done,
+                    total=len(keys),
+                )
+                cold_at = time.perf_counter()
+                result.startup = _cold_start(result, rows_file)
+                result.wall_s["cold_start"] = time.perf_counter() - cold_at
+            elif over_budget:
+                result.notes.append("cold start not measured: the time budget was spent")
+            result.status = "measured" if result.latency and result.batches else "trained"
+            store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
+    finally:
+        if rows_file:
+            os.unlink(rows_file)
+    phases["startup_s"] = time.perf_counter() - t_start
+
+
+def _position(run: Run, key: str) -> int:
+    return [c.key for c in run.candidates].index(key)
+
+
+def _cold_start(result: CandidateResult, rows_file: str) -> StartupMeasurement | None:
+    assert result.startup is not None and result.artifact is not None
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    project_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = project_root + os.pathsep + env.get("PYTHONPATH", "")
+    command = [
+        sys.executable,
+        "-m",
+        "advisor._coldstart",
+        result.artifact,
+        rows_file,
+        result.runtime or "",
+        repr(time.time()),
+    ]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=COLD_START_TIMEOUT_S, check=True
+        )
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        result.notes.append(f"cold start not measured: {type(exc).__name__}")
+        return result.startup
+    peak_method = (
+        "peak_predict_bytes: in that process, the larger of the peak-RSS rise (VmHWM reset through "
+        "/proc/self/clear_refs) and Python's tracemalloc peak while predicting the batch"
+        if figures["peak_rss_reset"]
+        else "peak_predict_bytes: tracemalloc peak while predicting the batch (numpy and Python "
+        "allocations only; the kernel's peak-RSS mark could not be reset here)"
+    )
+    return StartupMeasurement(
+        load_ms=result.startup.load_ms,
+        first_row_ms=result.startup.first_row_ms,
+        cold_start_ms=figures["start_s"] * 1e3,
+        cold_import_ms=figures["import_s"] * 1e3,
+        cold_load_ms=figures["load_s"] * 1e3,
+        cold_first_row_ms=figures["first_row_s"] * 1e3,
+        loaded_rss_bytes=figures["loaded_rss_bytes"],
+        peak_predict_bytes=figures["peak_predict_bytes"],
+        peak_batch_rows=figures["batch_rows"],
+        method=(
+            result.startup.method + "; cold_start_ms: a fresh Python process (1 thread) from spawn to the "
+            "first answer: interpreter start, imports (cold_import_ms), joblib.load (cold_load_ms) and "
+            f"the first row (cold_first_row_ms); loaded_rss_bytes: that process's resident memory after "
+            f"the first answer; {peak_method} of {figures['batch_rows']} rows"
+        ),
+    )
+
+
+def open_run(run: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> Run:
+    """Reopen a run: a run id from the store, an --out folder, or a results.json path."""
+    path = Path(run)
+    if path.is_dir() and (path / "results.json").is_file():
+        path = path / "results.json"
+    if path.is_file():
+        return Run.from_dict(json.loads(path.read_text()))
+    store = store if isinstance(store, Store) else Store(store)
+    stored = store.load_run(str(run))
+    header = stored["header"]
+    profile = TargetProfile(**header["profile"])
+    reopened = Run(
+        run_id=stored["run_id"],
+        created_at=stored["created_at"],
+        status=stored["status"],
+        dataset=header["dataset"],
+        split=header.get("split", {}),
+        hardware=header.get("hardware", {}),
+        settings=header.get("settings", {}),
+        candidates=[CandidateResult.from_dict(c) for c in stored["candidates"]],
+        profile=profile,
+        phases_s=header.get("phases_s", {}),
+        store_root=str(store.root),
+        error=stored["error"],
+    )
+    reopened.rank()
+    return reopened

@@ -1,0 +1,187 @@
+"""The run store: one SQLite file plus an artifact folder per run.
+
+Each candidate's result is committed as soon as it exists, so an interrupted run loses only
+the candidate in flight. Location: $ADVISOR_HOME, else ./advisor_runs under the working
+directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from advisor._errors import RunNotFound
+
+HOME_ENV = "ADVISOR_HOME"
+DEFAULT_HOME = "advisor_runs"
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    dataset TEXT,
+    target TEXT,
+    task TEXT,
+    header_json TEXT NOT NULL,
+    ranking_json TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    result_json TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+"""
+
+
+def new_run_id() -> str:
+    """An unguessable id (128 random bits), safe in URLs and file names."""
+    return secrets.token_urlsafe(16)
+
+
+def is_run_id(text: str) -> bool:
+    return bool(RUN_ID.match(text or ""))
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root or os.environ.get(HOME_ENV) or DEFAULT_HOME).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / "runs.sqlite"
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            with db:  # one transaction, committed on success
+                yield db
+        finally:
+            db.close()
+
+    def artifact_dir(self, run_id: str) -> Path:
+        path = self.root / "artifacts" / self._checked(run_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def _checked(run_id: str) -> str:
+        if not is_run_id(run_id):
+            raise RunNotFound(f"'{run_id}' is not a run id; run ids are 16-64 letters, digits, '-' or '_'.")
+        return run_id
+
+    def create_run(self, run_id: str, header: dict[str, Any]) -> None:
+        now = time.time()
+        dataset = header.get("dataset", {})
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, updated_at, status, dataset, target, task, header_json)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                (
+                    self._checked(run_id),
+                    now,
+                    now,
+                    dataset.get("name"),
+                    dataset.get("target"),
+                    dataset.get("task"),
+                    json.dumps(header),
+                ),
+            )
+
+    def save_candidate(self, run_id: str, key: str, position: int, status: str, result: dict[str, Any]) -> None:
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO candidates (run_id, key, position, status, result_json, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET"
+                " status = excluded.status, result_json = excluded.result_json, updated_at = excluded.updated_at",
+                (run_id, key, position, status, json.dumps(result), now),
+            )
+            db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (now, run_id))
+
+    def update_header(self, run_id: str, header: dict[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET header_json = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(header), time.time(), run_id),
+            )
+
+    def finish_run(
+        self, run_id: str, status: str, ranking: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, ranking_json = ?, error = ?, updated_at = ? WHERE id = ?",
+                (status, json.dumps(ranking) if ranking is not None else None, error, time.time(), run_id),
+            )
+
+    def load_run(self, run_id: str) -> dict[str, Any]:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id, created_at, updated_at, status, header_json, ranking_json, error FROM runs WHERE id = ?",
+                (self._checked(run_id),),
+            ).fetchone()
+            if row is None:
+                raise RunNotFound(
+                    f"Run '{run_id}' is not in the store at '{self.root}'; list runs with 'python -m advisor list'."
+                )
+            candidates = db.execute(
+                "SELECT key, status, result_json FROM candidates WHERE run_id = ? ORDER BY position", (run_id,)
+            ).fetchall()
+        return {
+            "run_id": row[0],
+            "created_at": row[1],
+            "updated_at": row[2],
+            "status": row[3],
+            "header": json.loads(row[4]),
+            "ranking": json.loads(row[5]) if row[5] else None,
+            "error": row[6],
+            "candidates": [json.loads(c[2]) for c in candidates],
+        }
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT r.id, r.created_at, r.status, r.dataset, r.target, r.task,"
+                " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id), r.ranking_json"
+                " FROM runs r ORDER BY r.created_at DESC"
+            ).fetchall()
+        return [
+            {
+                "run_id": r[0],
+                "created_at": r[1],
+                "status": r[2],
+                "dataset": r[3],
+                "target": r[4],
+                "task": r[5],
+                "candidates": r[6],
+                "recommended": (json.loads(r[7]) or {}).get("key") if r[7] else None,
+            }
+            for r in rows
+        ]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._connect() as db:
+            found = db.execute("DELETE FROM runs WHERE id = ?", (self._checked(run_id),)).rowcount
+        shutil.rmtree(self.root / "artifacts" / run_id, ignore_errors=True)
+        if not found:
+            raise RunNotFound(f"Run '{run_id}' is not in the store at '{self.root}'; nothing was deleted.")

@@ -1,0 +1,282 @@
+"""Command line: `python -m advisor run|show|list|catalog`. It parses and prints; the library works."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from advisor._errors import AdvisorError
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one sentence, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {message}; see '{self.prog} --help'.\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m advisor", description="Model-selection advisor for inference.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="train, measure and recommend on a dataset")
+    run.add_argument("data", help="CSV, CSV.gz, Parquet or XLSX file")
+    run.add_argument("--target", required=True, help="the column to predict")
+    run.add_argument("--out", help="folder for results.json and leaderboard.csv")
+    _ranking_options(run)
+    run.add_argument("--task", choices=["auto", "binary", "multiclass", "regression", "classification"], default="auto")
+    run.add_argument(
+        "--metric", help="primary quality metric (default: accuracy, balanced_accuracy when imbalanced, r2)"
+    )
+    run.add_argument("--candidates", help="comma-separated catalog keys (default: the default catalog)")
+    run.add_argument("--families", help="comma-separated families to include, e.g. linear,boosting")
+    run.add_argument("--budget", type=float, help="time budget in seconds; later candidates are skipped past it")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99): for a first look only")
+    run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
+
+    show = commands.add_parser("show", help="reprint a saved run, optionally re-ranked")
+    show.add_argument("run", help="a run id, an --out folder, or a results.json file")
+    _ranking_options(show)
+    show.add_argument("--store", help="run store folder")
+    show.add_argument("--methods", action="store_true", help="also print how every figure was measured")
+
+    listing = commands.add_parser("list", help="list saved runs")
+    listing.add_argument("--store", help="run store folder")
+
+    commands.add_parser("catalog", help="list candidates and deployment targets")
+    return parser
+
+
+def _ranking_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--priorities", help="weights 0-5, e.g. accuracy=5,latency=3,size=1 (others 0)")
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="hard limit, repeatable: p99_ms, size_mb, memory_mb, min_accuracy, usd_per_million, "
+        "joules_per_1k, min_throughput_rps",
+    )
+    parser.add_argument("--profile", help="deployment target: cloud-cpu, cloud-gpu, laptop, phone, sensor")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _progress(event: Any) -> None:
+    if event.phase == "epoch" and not event.message.startswith("epoch 1/") and "epoch" in event.message:
+        return  # one line per candidate is enough on a terminal
+    where = f" [{event.done}/{event.total}]" if event.total else ""
+    eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+    print(f"{event.elapsed_s:7.1f}s{where} {event.message}{eta}", file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render(run: Any, methods: bool = False) -> str:
+    """The leaderboard and the recommendation as text."""
+    board = run.leaderboard
+    metric = run.primary_metric
+    lines = [
+        f"Run {run.run_id} ({run.status}): {run.dataset['name']}, target '{run.dataset['target']}', "
+        f"{run.task}, {run.dataset['rows']} rows (train {run.split.get('train')}, validation "
+        f"{run.split.get('validation')}, test {run.split.get('test')})",
+        f"Hardware: {run.hardware.get('cpu_model')}, {run.hardware.get('usable_cpus')} usable CPUs; "
+        f"{run.hardware.get('gpu') or run.hardware.get('gpu_note')}",
+        f"Target: {run.profile.name} ({run.profile.key}); primary metric: {metric}",
+    ]
+    for warning in run.dataset.get("warnings", []):
+        lines.append(f"Note: {warning}")
+    header = [
+        "",
+        "key",
+        "family",
+        metric,
+        "95% CI",
+        "p50 ms",
+        "p99 ms",
+        "rows/s",
+        "@batch",
+        "size kB",
+        "gzip kB",
+        "params",
+        "load ms",
+        "cold ms",
+        "J/1k",
+        "$/1M",
+        "train s",
+        "status",
+    ]
+    table = [header]
+    for _, row in board.iterrows():
+        flag = ("*" if row.get("recommended") else "") + ("P" if row.get("pareto") else "")
+        if row.get("status") == "measured" and row.get("skilled") is False and row.get("family") != "baseline":
+            flag += "!"
+        ci = "-"
+        if isinstance(row.get("primary_ci95_low"), float) and not math.isnan(row.get("primary_ci95_low")):
+            ci = f"{row['primary_ci95_low']:.3f}-{row['primary_ci95_high']:.3f}"
+        size = row.get("size_bytes")
+        gz = row.get("gzip_bytes")
+        table.append(
+            [
+                flag,
+                row["key"],
+                row["family"],
+                _fmt(row.get("primary"), 4),
+                ci,
+                _fmt(row.get("p50_ms")),
+                _fmt(row.get("p99_ms")),
+                _fmt(row.get("rows_per_s")),
+                _fmt(_int(row.get("best_batch"))),
+                _fmt(size / 1e3 if _num(size) else None),
+                _fmt(gz / 1e3 if _num(gz) else None),
+                _fmt(_int(row.get("params"))),
+                _fmt(row.get("load_ms")),
+                _fmt(row.get("cold_start_ms")),
+                _fmt(row.get("joules_per_1k")),
+                _fmt(row.get("usd_per_million")),
+                _fmt(row.get("train_s")),
+                row["status"],
+            ]
+        )
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+    for r in table:
+        cells = zip(r, widths, strict=True)
+        lines.append("  ".join(str(c).rjust(w) if i > 2 else str(c).ljust(w) for i, (c, w) in enumerate(cells)))
+    lines.append(
+        "Flags: * recommended, P on the Pareto front, ! no skill over the baseline. "
+        "Latency: one row, 1 thread; rows/s: best batch, 1 thread; J and $ are estimates (see --methods)."
+    )
+    for c in run.candidates:
+        if c.status in ("failed", "skipped"):
+            lines.append(f"{c.key}: {c.status}: {c.error or '; '.join(c.notes)}")
+    rec = run.recommendation
+    lines.append("")
+    if rec and rec.key:
+        lines.append(f"Recommended: {rec.key}")
+        lines.append(rec.reason)
+        for text in dict.fromkeys(rec.gives_up.values()):  # once when the same candidate is both
+            lines.append("  " + text)
+    elif rec:
+        lines.append("No recommendation. " + rec.reason)
+    if methods:
+        lines.append("")
+        lines.append("How each figure was obtained:")
+        for c in run.candidates:
+            lines.append(f"[{c.key}]")
+            for label, part in (
+                ("quality", c.quality),
+                ("latency", c.latency),
+                ("size", c.size),
+                ("start-up", c.startup),
+            ):
+                if part is not None:
+                    lines.append(f"  {label}: {part.method}")
+            if c.batches:
+                first = next(iter(c.batches.values()))
+                lines.append(f"  batches: {first.method}")
+            energy, cost = c.energy(run.profile), c.cost(run.profile)
+            if energy:
+                lines.append(f"  energy: {energy.method}")
+            if cost:
+                lines.append(f"  cost: {cost.method}")
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if _num(value) else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except AdvisorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: candidates finished so far are saved in the run store.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import advisor
+
+    if args.command == "run":
+        timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
+        run = advisor.advise(
+            args.data,
+            args.target,
+            task=args.task,
+            primary_metric=args.metric,
+            priorities=args.priorities,
+            limits=args.limit,
+            profile=args.profile or "cloud-cpu",
+            candidates=_split(args.candidates),
+            families=_split(args.families),
+            budget_s=args.budget,
+            out=args.out,
+            store=args.store,
+            seed=args.seed,
+            timing=timing,
+            progress=_progress,
+        )
+        print(render(run))
+        if args.out:
+            print(
+                f"\nSaved: {args.out}/results.json (run id {run.run_id}; "
+                f"reopen with: python -m advisor show {args.out})"
+            )
+        return 0
+    if args.command == "show":
+        run = advisor.open_run(args.run, store=args.store)
+        if args.priorities or args.limit or args.profile:
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=args.profile)
+        print(render(run, methods=args.methods))
+        return 0
+    if args.command == "list":
+        runs = advisor.Store(args.store).list_runs()
+        if not runs:
+            print("No runs yet.")
+        for r in runs:
+            print(
+                f"{r['run_id']}  {r['status']:<11} {r['dataset']} -> {r['target']} ({r['task']}), "
+                f"{r['candidates']} candidates, recommended: {r['recommended'] or '-'}"
+            )
+        return 0
+    registry = advisor.load_candidates()
+    print("Candidates:")
+    for spec in registry:
+        print(f"  {spec.key:<16} {spec.family:<9} {spec.name}{'' if spec.default else ' (not in default runs)'}")
+    print("Deployment targets:")
+    for profile in advisor.load_targets().values():
+        print(
+            f"  {profile.key:<10} {profile.name}: ${profile.usd_per_hour}/h, {profile.watts_per_core} W/core, "
+            f"{profile.memory_budget_mb} MB budget, p99 <= {profile.latency_p99_ms} ms"
+        )
+    return 0

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATA = PROJECT / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own run store, so tests never see each other's runs."""
+    home = tmp_path / "advisor_home"
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
