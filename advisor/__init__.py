@@ -11,18 +11,23 @@ A plain library (it never imports streamlit). The surface:
 """
 
 from advisor._catalog import METRICS, CandidateSpec, Registry, TargetProfile, get_target, load_candidates, load_targets
-from advisor._data import Dataset, inspect_table, load_dataset, load_table, split_dataset
+from advisor._charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
+from advisor._data import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
 from advisor._errors import AdvisorError, ConfigError, DataError, RunNotFound
+from advisor._measure import HIGHER_IS_BETTER
 from advisor._pareto import Recommendation, pareto_mask, parse_limits, parse_priorities, recommend, to_losses
 from advisor._predictor import Predictor, load_predictor
+from advisor._report import build_report
 from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, Run
 from advisor._run import ProgressEvent, advise, open_run
-from advisor._store import Store
+from advisor._store import Store, is_run_id, new_run_id
 from advisor._timing import QUICK_TIMING, TimingConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AXES",
+    "HIGHER_IS_BETTER",
     "LEADERBOARD_COLUMNS",
     "METRICS",
     "QUICK_TIMING",
@@ -42,18 +47,27 @@ __all__ = [
     "TargetProfile",
     "TimingConfig",
     "advise",
+    "batch_data",
+    "batch_figure",
+    "build_report",
     "get_target",
+    "guess_target",
     "inspect_table",
+    "is_run_id",
     "load_candidates",
     "load_dataset",
     "load_predictor",
     "load_table",
     "load_targets",
+    "new_run_id",
     "open_run",
+    "pareto_data",
+    "pareto_figure",
     "pareto_mask",
     "parse_limits",
     "parse_priorities",
     "recommend",
+    "selected_key",
     "split_dataset",
     "to_losses",
 ]

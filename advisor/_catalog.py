@@ -7,7 +7,6 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from advisor._errors import ConfigError, UnknownKey, did_you_mean
@@ -155,7 +154,7 @@ def load_candidates(path: str | Path | None = None) -> Registry:
                 name=entry["name"],
                 family=entry["family"],
                 builder=entry["builder"],
-                params=MappingProxyType(dict(entry.get("params", {}))),
+                params=dict(entry.get("params", {})),
                 requires=tuple(entry.get("requires", ())),
                 parent=entry.get("parent"),
                 compression=entry.get("compression"),
@@ -172,8 +171,8 @@ def load_targets(path: str | Path | None = None) -> dict[str, TargetProfile]:
     for entry in _read_toml(path).get("target", []):
         profile = TargetProfile(
             **{k: v for k, v in entry.items() if k not in ("weights", "limits")},
-            weights=MappingProxyType(dict(entry.get("weights", {}))),
-            limits=MappingProxyType(dict(entry.get("limits", {}))),
+            weights=dict(entry.get("weights", {})),
+            limits=dict(entry.get("limits", {})),
         )
         if profile.key in profiles:
             raise ConfigError(f"Target key '{profile.key}' appears twice in '{path}'; keys must be unique.")

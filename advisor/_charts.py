@@ -36,8 +36,21 @@ FAMILY_COLOURS = {
     "neural": "#9467bd",
 }
 SYMBOLS = ["circle", "diamond", "square", "triangle-up", "cross", "star", "hexagon", "x", "triangle-down", "pentagon"]
-HOVER_COLUMNS = ("primary", "p50_ms", "p99_ms", "rows_per_s", "size_bytes", "gzip_bytes", "params",
-                 "peak_predict_bytes", "load_ms", "cold_start_ms", "joules_per_1k", "usd_per_million", "train_s")
+HOVER_COLUMNS = (
+    "primary",
+    "p50_ms",
+    "p99_ms",
+    "rows_per_s",
+    "size_bytes",
+    "gzip_bytes",
+    "params",
+    "peak_predict_bytes",
+    "load_ms",
+    "cold_start_ms",
+    "joules_per_1k",
+    "usd_per_million",
+    "train_s",
+)
 
 
 class ChartPoint(NamedTuple):
@@ -118,11 +131,20 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
             if column in row:
                 label = run.primary_metric if column == "primary" else column
                 hover_lines.append(f"{label}: {format_value(column, row[column])}")
-        points.append(ChartPoint(
-            key=row["key"], name=row["name"], family=row["family"], compression=row.get("compression") or "none",
-            x=float(row[x]), y=float(row[y]), pareto=bool(row.get("pareto")), front_2d=bool(on_front),
-            recommended=bool(row.get("recommended")), hover="<br>".join(hover_lines),
-        ))
+        points.append(
+            ChartPoint(
+                key=row["key"],
+                name=row["name"],
+                family=row["family"],
+                compression=row.get("compression") or "none",
+                x=float(row[x]),
+                y=float(row[y]),
+                pareto=bool(row.get("pareto")),
+                front_2d=bool(on_front),
+                recommended=bool(row.get("recommended")),
+                hover="<br>".join(hover_lines),
+            )
+        )
     front = sorted((p.x, p.y) for p in points if p.front_2d)
     return ParetoData(x, y, axis_label(x, run), axis_label(y, run), AXES[x][2], AXES[y][2], points, front)
 
@@ -137,32 +159,60 @@ def pareto_figure(data: ParetoData, selected: str | None = None) -> Any:
     figure = go.Figure()
     if len(data.front) > 1:
         xs, ys = zip(*data.front, strict=True)
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#bbbbbb", "dash": "dash", "shape": "hv"},
-                                    name="front (these two metrics)", hoverinfo="skip"))
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": "#bbbbbb", "dash": "dash", "shape": "hv"},
+                name="front (these two metrics)",
+                hoverinfo="skip",
+            )
+        )
     compressions = sorted({p.compression for p in data.points})
     symbol_of = {c: SYMBOLS[i % len(SYMBOLS)] for i, c in enumerate(compressions)}
     for family in sorted({p.family for p in data.points}):
         members = [p for p in data.points if p.family == family]
-        figure.add_trace(go.Scatter(
-            x=[p.x for p in members], y=[p.y for p in members], mode="markers+text", name=family,
-            text=[p.key for p in members], textposition="top center",
-            customdata=[[p.key] for p in members], hovertext=[p.hover for p in members], hoverinfo="text",
-            marker={
-                "size": [20 if p.recommended else 13 for p in members],
-                "color": FAMILY_COLOURS.get(family, "#17becf"),
-                "symbol": [symbol_of[p.compression] + ("" if p.pareto else "-open") for p in members],
-                "line": {"width": [3 if p.key == selected else 1 for p in members],
-                         "color": ["#d62728" if p.key == selected else "#333333" for p in members]},
-            },
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[p.x for p in members],
+                y=[p.y for p in members],
+                mode="markers+text",
+                name=family,
+                text=[p.key for p in members],
+                textposition="top center",
+                customdata=[[p.key] for p in members],
+                hovertext=[p.hover for p in members],
+                hoverinfo="text",
+                marker={
+                    "size": [20 if p.recommended else 13 for p in members],
+                    "color": FAMILY_COLOURS.get(family, "#17becf"),
+                    "symbol": [symbol_of[p.compression] + ("" if p.pareto else "-open") for p in members],
+                    "line": {
+                        "width": [3 if p.key == selected else 1 for p in members],
+                        "color": ["#d62728" if p.key == selected else "#333333" for p in members],
+                    },
+                },
+            )
+        )
     recommended = [p for p in data.points if p.recommended]
     if recommended:
         p = recommended[0]
-        figure.add_annotation(x=math.log10(p.x) if data.x_log else p.x, y=math.log10(p.y) if data.y_log else p.y,
-                              text="recommended", showarrow=True, arrowhead=2, ay=-40)
+        figure.add_annotation(
+            x=math.log10(p.x) if data.x_log else p.x,
+            y=math.log10(p.y) if data.y_log else p.y,
+            text="recommended",
+            showarrow=True,
+            arrowhead=2,
+            ay=-40,
+        )
     figure.update_layout(
-        xaxis_title=data.x_label, yaxis_title=data.y_label, height=480, margin={"t": 30},
-        legend_title_text="family (filled: on the Pareto front of the weighted metrics)", clickmode="event+select",
+        xaxis_title=data.x_label,
+        yaxis_title=data.y_label,
+        height=480,
+        margin={"t": 30},
+        legend_title_text="family (filled: on the Pareto front of the weighted metrics)",
+        clickmode="event+select",
     )
     figure.update_xaxes(type="log" if data.x_log else "linear")
     figure.update_yaxes(type="log" if data.y_log else "linear")
@@ -175,10 +225,16 @@ def batch_data(run: Run) -> list[BatchSeries]:
         if not c.batches:
             continue
         sizes = sorted(c.batches)
-        out.append(BatchSeries(
-            key=c.key, name=c.name, family=c.family, batch_sizes=sizes,
-            p50_ms_per_batch=[c.batches[b].p50_ms for b in sizes], rows_per_s=[c.batches[b].rows_per_s for b in sizes],
-        ))
+        out.append(
+            BatchSeries(
+                key=c.key,
+                name=c.name,
+                family=c.family,
+                batch_sizes=sizes,
+                p50_ms_per_batch=[c.batches[b].p50_ms for b in sizes],
+                rows_per_s=[c.batches[b].rows_per_s for b in sizes],
+            )
+        )
     return out
 
 
@@ -186,8 +242,14 @@ def batch_figure(series: list[BatchSeries]) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(rows=1, cols=2, subplot_titles=(
-        "latency per batch (ms, p50, 1 thread): lower is better", "throughput (rows/s, 1 thread): higher is better"))
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "latency per batch (ms, p50, 1 thread): lower is better",
+            "throughput (rows/s, 1 thread): higher is better",
+        ),
+    )
     for s in series:
         colour = FAMILY_COLOURS.get(s.family, "#17becf")
         common = {"mode": "lines+markers", "name": s.key, "legendgroup": s.key, "line": {"color": colour}}

@@ -11,20 +11,40 @@ import math
 from typing import Any
 
 from advisor._charts import batch_data, batch_figure, format_value, pareto_data, pareto_figure
+from advisor._measure import HIGHER_IS_BETTER
 from advisor._results import LEADERBOARD_COLUMNS, Run
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
-h1{margin-bottom:.2rem} .muted{color:#666} .card{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;
+padding:0 1rem} h1{margin-bottom:.2rem} .muted{color:#666}
+.card{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
 .rec{border-color:#2ca02c;background:#f4fbf4} table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border-bottom:1px solid #eee;padding:.25rem .5rem;text-align:right} th{background:#fafafa}
 td.l,th.l{text-align:left} tr.recommended td{font-weight:600;background:#f4fbf4} code{font-size:.85rem}
 .methods li{margin:.2rem 0;font-size:.85rem}
 """
 
-BOARD_COLUMNS = ("key", "family", "primary", "primary_ci95_low", "primary_ci95_high", "p50_ms", "p99_ms",
-                 "rows_per_s", "best_batch", "size_bytes", "gzip_bytes", "params", "peak_predict_bytes", "load_ms",
-                 "cold_start_ms", "joules_per_1k", "usd_per_million", "pareto", "status")
+BOARD_COLUMNS = (
+    "key",
+    "family",
+    "primary",
+    "primary_ci95_low",
+    "primary_ci95_high",
+    "p50_ms",
+    "p99_ms",
+    "rows_per_s",
+    "best_batch",
+    "size_bytes",
+    "gzip_bytes",
+    "params",
+    "peak_predict_bytes",
+    "load_ms",
+    "cold_start_ms",
+    "joules_per_1k",
+    "usd_per_million",
+    "pareto",
+    "status",
+)
 
 
 def _e(value: Any) -> str:
@@ -50,49 +70,66 @@ def _figure_html(figure: Any, include_plotlyjs: bool) -> str:
     return text
 
 
+def _header_cell(column: str, primary_metric: str) -> str:
+    _, direction, meaning = LEADERBOARD_COLUMNS[column]
+    label = primary_metric if column == "primary" else column
+    if column == "primary":
+        direction = "higher" if HIGHER_IS_BETTER[primary_metric] else "lower"
+    better = f"<br>{direction} is better" if direction in ("higher", "lower") else ""
+    align = "l" if column in ("key", "family", "status") else ""
+    return f"<th class='{align}' title='{_e(meaning)}'>{_e(label)}{better}</th>"
+
+
 def build_report(run: Run) -> str:
     """The report as one HTML string (about 5 MB: the plotly library is inlined)."""
     rec = run.recommendation or run.rank()
     board = run.leaderboard
     dataset = run.dataset
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Advisor report: {_e(dataset['name'])}"
-             f"</title><style>{STYLE}</style></head><body>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Advisor report: {_e(dataset['name'])}"
+        f"</title><style>{STYLE}</style></head><body>"
+    ]
     created = _dt.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
-    parts.append(f"<h1>Model-selection report</h1><p class='muted'>Dataset <b>{_e(dataset['name'])}</b>, target "
-                 f"<b>{_e(dataset['target'])}</b> ({_e(run.task)}, {dataset['rows']:,} rows), run {_e(run.run_id)}, "
-                 f"{created}, status {_e(run.status)}.</p>")
+    parts.append(
+        f"<h1>Model-selection report</h1><p class='muted'>Dataset <b>{_e(dataset['name'])}</b>, target "
+        f"<b>{_e(dataset['target'])}</b> ({_e(run.task)}, {dataset['rows']:,} rows), run {_e(run.run_id)}, "
+        f"{created}, status {_e(run.status)}.</p>"
+    )
 
     # Recommendation first: it is what stakeholders read.
     if rec.key:
         chosen = run.candidate(rec.key)
         gives = "".join(f"<li>{_e(t)}</li>" for t in dict.fromkeys(rec.gives_up.values()))
-        parts.append(f"<div class='card rec'><h2>Recommended: {_e(chosen.name)}</h2><p>{_e(rec.reason)}</p>"
-                     f"<p>What it gives up:</p><ul>{gives}</ul></div>")
+        parts.append(
+            f"<div class='card rec'><h2>Recommended: {_e(chosen.name)}</h2><p>{_e(rec.reason)}</p>"
+            f"<p>What it gives up:</p><ul>{gives}</ul></div>"
+        )
     else:
         parts.append(f"<div class='card'><h2>No recommendation</h2><p>{_e(rec.reason)}</p></div>")
 
     weights = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.weights.items())
     limits = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.limits.items()) or "none"
-    parts.append(f"<div class='card'><h2>Priorities</h2><p>Deployment target: <b>{_e(run.profile.name)}</b> "
-                 f"({_e(run.profile.source)})</p><p>Weights (0-5): {weights}</p><p>Hard limits: {limits}</p>"
-                 f"<p>Primary quality metric: {_e(run.primary_metric)}.</p></div>")
+    parts.append(
+        f"<div class='card'><h2>Priorities</h2><p>Deployment target: <b>{_e(run.profile.name)}</b> "
+        f"({_e(run.profile.source)})</p><p>Weights (0-5): {weights}</p><p>Hard limits: {limits}</p>"
+        f"<p>Primary quality metric: {_e(run.primary_metric)}.</p></div>"
+    )
 
     # Leaderboard
-    head = "".join(
-        f"<th class='{'l' if c in ('key', 'family', 'status') else ''}' title='{_e(LEADERBOARD_COLUMNS[c][2])}'>"
-        f"{_e(run.primary_metric if c == 'primary' else c)}"
-        f"{'<br>' + _e(LEADERBOARD_COLUMNS[c][1]) + ' is better' if LEADERBOARD_COLUMNS[c][1] in ('higher', 'lower') else ''}"
-        "</th>"
-        for c in BOARD_COLUMNS if c in board.columns
-    )
+    head = "".join(_header_cell(c, run.primary_metric) for c in BOARD_COLUMNS if c in board.columns)
     body = []
     for row in board.to_dict(orient="records"):
-        cells = "".join(f"<td class='{'l' if c in ('key', 'family', 'status') else ''}'>{_cell(c, row.get(c))}</td>"
-                        for c in BOARD_COLUMNS if c in board.columns)
+        cells = "".join(
+            f"<td class='{'l' if c in ('key', 'family', 'status') else ''}'>{_cell(c, row.get(c))}</td>"
+            for c in BOARD_COLUMNS
+            if c in board.columns
+        )
         body.append(f"<tr class='{'recommended' if row.get('recommended') else ''}'>{cells}</tr>")
-    parts.append(f"<h2>Leaderboard</h2><div style='overflow-x:auto'><table><tr>{head}</tr>{''.join(body)}</table></div>"
-                 "<p class='muted'>Latency: one row end to end, 1 thread; throughput: best batch size, 1 thread; "
-                 "energy and cost: see each candidate's method below.</p>")
+    parts.append(
+        f"<h2>Leaderboard</h2><div style='overflow-x:auto'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+        "<p class='muted'>Latency: one row end to end, 1 thread; throughput: best batch size, 1 thread; "
+        "energy and cost: see each candidate's method below.</p>"
+    )
 
     # Charts: the first carries plotly.js so the file opens offline.
     points = pareto_data(run, "p99_ms", "primary")
@@ -112,16 +149,20 @@ def build_report(run: Run) -> str:
     )
     notes = "".join(f"<li>{_e(w)}</li>" for w in dataset.get("warnings", []))
     split = run.split
-    parts.append(f"<h2>Data</h2><p>{dataset['rows']:,} rows: train {split.get('train')}, validation "
-                 f"{split.get('validation')}, test {split.get('test')} (stratified for classes, fixed seed). "
-                 f"{dataset.get('features_encoded', '?')} features after encoding.</p>"
-                 f"<table><tr><th class='l'>column</th><th class='l'>role</th><th>distinct</th><th>missing</th>"
-                 f"<th class='l'>why</th></tr>{rows}</table><ul>{notes}</ul>")
+    parts.append(
+        f"<h2>Data</h2><p>{dataset['rows']:,} rows: train {split.get('train')}, validation "
+        f"{split.get('validation')}, test {split.get('test')} (stratified for classes, fixed seed). "
+        f"{dataset.get('features_encoded', '?')} features after encoding.</p>"
+        f"<table><tr><th class='l'>column</th><th class='l'>role</th><th>distinct</th><th>missing</th>"
+        f"<th class='l'>why</th></tr>{rows}</table><ul>{notes}</ul>"
+    )
 
     # Methods
     hw = run.hardware
-    parts.append(f"<h2>How it was measured</h2><p>Hardware: {_e(hw.get('cpu_model'))}, {_e(hw.get('usable_cpus'))} "
-                 f"usable CPUs; GPU: {_e(hw.get('gpu') or hw.get('gpu_note'))}.</p>")
+    parts.append(
+        f"<h2>How it was measured</h2><p>Hardware: {_e(hw.get('cpu_model'))}, {_e(hw.get('usable_cpus'))} "
+        f"usable CPUs; GPU: {_e(hw.get('gpu') or hw.get('gpu_note'))}.</p>"
+    )
     for c in run.candidates:
         items = []
         for label, part in (("quality", c.quality), ("latency", c.latency), ("size", c.size), ("start-up", c.startup)):
@@ -134,7 +175,9 @@ def build_report(run: Run) -> str:
                 items.append(f"<li><b>{label}</b>: {_e(estimate.method)}</li>")
         if c.error:
             items.append(f"<li><b>error</b>: {_e(c.error)}</li>")
-        parts.append(f"<h3>{_e(c.name)} <span class='muted'>({_e(c.key)}, {_e(c.status)})</span></h3>"
-                     f"<ul class='methods'>{''.join(items)}</ul>")
+        parts.append(
+            f"<h3>{_e(c.name)} <span class='muted'>({_e(c.key)}, {_e(c.status)})</span></h3>"
+            f"<ul class='methods'>{''.join(items)}</ul>"
+        )
     parts.append("</body></html>")
     return "".join(parts)

@@ -101,12 +101,14 @@ def advise(
     should_stop: Callable[[], bool] | None = None,
     max_bytes: int | None = None,
     registry: Registry | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
 
     Returns the `Run` (leaderboard, Pareto set, recommendation); it is also in the store and,
     with `out`, written to `out/results.json`. User mistakes raise `AdvisorError` subclasses.
-    `registry` replaces the default catalog (see `load_candidates`).
+    `registry` replaces the default catalog (see `load_candidates`); `run_id` lets a caller (the
+    app) know the id before the run starts (see `advisor.new_run_id`).
     """
     report = _Reporter(progress)
     stop = should_stop or (lambda: False)
@@ -129,7 +131,7 @@ def advise(
     encoder = TabularEncoder(dataset.roles).fit(split.X_train)
     phases["data_s"] = time.perf_counter() - t0
 
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     settings = {
         "priorities": weights if weights is not None else dict(target_profile.weights),
         "limits": limit_values,

@@ -61,11 +61,15 @@ def is_run_id(text: str) -> bool:
 
 class Store:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root or os.environ.get(HOME_ENV) or DEFAULT_HOME).resolve()
+        self.root = Path(root).resolve() if root else self.default_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.sqlite"
         with self._connect() as db:
             db.executescript(SCHEMA)
+
+    @staticmethod
+    def default_root() -> Path:
+        return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).resolve()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -46,6 +46,12 @@ def _build_parser() -> argparse.ArgumentParser:
     show.add_argument("--store", help="run store folder")
     show.add_argument("--methods", action="store_true", help="also print how every figure was measured")
 
+    report = commands.add_parser("report", help="write the self-contained HTML report of a run")
+    report.add_argument("run", help="a run id, an --out folder, or a results.json file")
+    report.add_argument("--html", required=True, help="where to write the report, e.g. report.html")
+    _ranking_options(report)
+    report.add_argument("--store", help="run store folder")
+
     listing = commands.add_parser("list", help="list saved runs")
     listing.add_argument("--store", help="run store folder")
 
@@ -258,6 +264,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.priorities or args.limit or args.profile:
             run = run.rerank(priorities=args.priorities, limits=args.limit, profile=args.profile)
         print(render(run, methods=args.methods))
+        return 0
+    if args.command == "report":
+        from pathlib import Path
+
+        run = advisor.open_run(args.run, store=args.store)
+        if args.priorities or args.limit or args.profile:
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=args.profile)
+        path = Path(args.html)
+        path.write_text(advisor.build_report(run), encoding="utf-8")
+        print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
         return 0
     if args.command == "list":
         runs = advisor.Store(args.store).list_runs()

@@ -1,12 +1,19 @@
-"""The web app's entry point: `streamlit run app/main.py`."""
+"""The web app's entry point: `streamlit run app/main.py` (an st.navigation router over thin pages)."""
 
 import sys
 from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-page = st.navigation([st.Page("pages/advise.py", title="Advise", icon=":material/insights:", default=True)])
-st.set_page_config(page_title="Model-selection advisor", layout="wide")
+st.set_page_config(page_title="Model-selection advisor", page_icon=":material/insights:", layout="wide")
+page = st.navigation(
+    [
+        st.Page("pages/advisor_page.py", title="Advisor", icon=":material/insights:", url_path="advisor", default=True),
+        st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+    ]
+)
 page.run()

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA
 
 from advisor import load_candidates, load_dataset, load_predictor, split_dataset
 from advisor._encoder import TabularEncoder
 from advisor._models import BUILDERS, TrainContext
 from advisor._predictor import Predictor
+
+from conftest import DATA
 
 SETS = {"classification": ("penguins.csv", "species"), "regression": ("diabetes.csv", "target")}
 

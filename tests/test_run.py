@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DATA, PROJECT
 
 import advisor
 from advisor import QUICK_TIMING, CandidateSpec, Registry, Store, advise, load_candidates, open_run
+
+from conftest import DATA, PROJECT
 
 REQUIRED_METRICS = {
     "latency_ms",
@@ -250,3 +251,5 @@ def test_cli_run_then_show(tmp_path: Path):
     assert shown.returncode == 0 and "How each figure was obtained" in shown.stdout
     listed = _cli("list", home=tmp_path / "home")
     assert results["run_id"] in listed.stdout
+    report = _cli("report", str(out), "--html", str(tmp_path / "r.html"), home=tmp_path / "home")
+    assert report.returncode == 0 and (tmp_path / "r.html").stat().st_size > 3_000_000

@@ -1,0 +1,321 @@
+"""The advisor: data in, priorities, a live run, then the chart, the recommendation, export and share."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+import advisor
+from app import ui
+
+ui.init_state()
+run_id = ui.run_id_from_url()
+if run_id and st.session_state.get("settings_from_run") != run_id:
+    opened = ui.open_run(run_id)  # a shared link opens with the priorities the run was made with
+    if opened is not None:
+        ui.apply_run_settings(opened)
+ui.priorities_sidebar()
+
+st.title("Model-selection advisor")
+st.caption(
+    "Upload a table and say what you value. The advisor trains linear models, trees, boosting and neural nets, "
+    "measures each one for real on this machine, and recommends one."
+)
+
+# ----------------------------------------------------------------------------------- data
+st.header("1. Data")
+upload = st.file_uploader(
+    f"Upload a CSV, CSV.gz, Parquet or XLSX file (up to {ui.MAX_UPLOAD_MB} MB)",
+    type=["csv", "gz", "parquet", "xlsx"],
+    key="upload",
+)
+if upload is not None:
+    raw, name = upload.getvalue(), upload.name
+else:
+    raw, name = ui.SAMPLE.read_bytes(), ui.SAMPLE.name
+    st.info(f"Using the bundled sample **{ui.md(name)}** (Titanic passengers). Upload a file to use your own.")
+
+try:
+    frame = ui.read_table(raw, name)
+except advisor.AdvisorError as exc:
+    st.error(ui.md(str(exc)))
+    st.stop()
+
+columns = list(frame.columns)
+data_key = ui.fingerprint(raw)
+if st.session_state.get("data_key") != data_key:  # a new file: pre-select its likely target
+    st.session_state["data_key"] = data_key
+    st.session_state["target"] = advisor.guess_target(frame)
+left, right = st.columns([2, 1])
+with left:
+    st.selectbox("Column to predict (target)", columns, key="target")
+with right:
+    st.selectbox(
+        "Task",
+        ["auto", "binary", "multiclass", "regression"],
+        key="task",
+        help="Detected from the target's values; override if needed.",
+    )
+try:
+    dataset = advisor.inspect_table(frame, st.session_state["target"], name=name, task=st.session_state["task"])
+except advisor.AdvisorError as exc:
+    st.error(ui.md(str(exc)))
+    st.stop()
+
+st.write(
+    f"**{len(frame):,} rows**, {len(columns)} columns. Task: **{dataset.task}**; primary quality metric: "
+    f"**{dataset.primary_metric}**."
+)
+for warning in dataset.warnings:
+    st.warning(ui.md(warning))
+with st.expander("Preview and column roles", expanded=False):
+    st.dataframe(frame.head(50), width="stretch")
+    st.dataframe(ui.column_table(dataset), width="stretch", hide_index=True)
+
+# ----------------------------------------------------------------------------------- run
+st.header("2. Run")
+registry = advisor.load_candidates()
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.multiselect(
+        "Candidate families",
+        [f for f in registry.families() if f != "baseline"],
+        key="families",
+        help="The no-skill baseline always runs as the reference.",
+    )
+with c2:
+    st.number_input(
+        "Time budget (s, 0 = none)",
+        min_value=0,
+        step=30,
+        key="budget_s",
+        help="Candidates that would start after 60% of the budget are skipped and say so.",
+    )
+with c3:
+    st.radio(
+        "Timing", ["Thorough (1,000 timed calls, cold starts)", "Quick (120 timed calls, rough p99)"], key="thorough"
+    )
+
+job = ui.jobs().get(run_id)
+busy = job is not None and job.running
+if st.button("Run the advisor", type="primary", disabled=busy or not st.session_state["families"]):
+    timing = advisor.TimingConfig() if st.session_state["thorough"].startswith("Thorough") else advisor.QUICK_TIMING
+    job = ui.jobs().start(
+        frame,
+        name,
+        st.session_state["target"],
+        ui.store(),
+        task=st.session_state["task"],
+        priorities=ui.current_weights(),
+        limits=ui.current_limits(),
+        profile=st.session_state["profile"],
+        families=st.session_state["families"],
+        budget_s=st.session_state["budget_s"] or None,
+        timing=timing,
+    )
+    run_id = job.run_id
+    st.query_params["run"] = run_id
+    st.session_state["settings_from_run"] = run_id
+    st.session_state.pop("pareto_chart", None)
+
+
+@st.fragment(run_every=1.0)
+def progress_panel(run_id: str) -> None:
+    job = ui.jobs().get(run_id)
+    if job is None:
+        return
+    if not job.running:
+        if st.session_state.get("watching") == run_id:  # it finished while this session watched: draw results
+            del st.session_state["watching"]
+            st.rerun(scope="app")
+        return
+    st.session_state["watching"] = run_id
+    event = job.latest
+    elapsed = time.time() - job.started_at
+    with st.container(border=True):
+        if event is None:
+            st.write(f"Starting... {elapsed:.0f} s")
+        else:
+            eta = f", about {event.eta_s:.0f} s left (estimate from the candidates so far)" if event.eta_s else ""
+            st.write(f"**{ui.md(event.message)}**: {elapsed:.0f} s elapsed{eta}")
+            if event.total:
+                st.progress(min(1.0, event.done / event.total), text=f"{event.done} of {event.total} candidates")
+        if job.candidates:
+            st.dataframe([{"candidate": k, "phase": v} for k, v in job.candidates.items()], hide_index=True)
+        if st.button("Cancel the run", key="cancel"):
+            job.cancel.set()
+            st.toast("Cancelling after the current step; finished candidates are kept.")
+        partial = ui.open_run(run_id)
+        if partial is not None and partial.candidates:
+            st.caption(
+                "Results so far (quality and size appear as each candidate finishes training; "
+                "latency once all are timed together):"
+            )
+            board = partial.leaderboard
+            st.dataframe(
+                board[[c for c in ("key", "status", "primary", "size_bytes", "train_s") if c in board]],
+                hide_index=True,
+                column_config=ui.column_config(partial.primary_metric),
+            )
+
+
+if run_id:
+    progress_panel(run_id)
+    job = ui.jobs().get(run_id)
+    if job is not None and job.error:
+        st.error(ui.md(job.error))
+
+# ----------------------------------------------------------------------------------- results
+run = ui.open_run(run_id) if run_id else None
+if run_id and run is None and (job is None or not job.running):
+    st.warning("That run is not in this app's store (it may have been deleted). Start a new one above.")
+if run is None or (job is not None and job.running):
+    st.stop()
+
+run = run.rerank(priorities=ui.current_weights(), limits=ui.current_limits(), profile=st.session_state["profile"])
+rec = run.recommendation
+st.header("3. Results")
+st.caption(
+    f"Run {run.run_id}: {ui.md(run.dataset['name'])} → {ui.md(run.dataset['target'])}, {run.status}. "
+    "Change the priorities in the sidebar: the ranking updates without retraining."
+)
+
+with st.container(border=True):
+    if rec.key:
+        chosen = run.candidate(rec.key)
+        st.subheader(f"Recommended: {ui.md(chosen.name)}")
+        st.write(ui.md(rec.reason))
+        for text in dict.fromkeys(rec.gives_up.values()):
+            st.write("• " + ui.md(text))
+    else:
+        st.subheader("No recommendation")
+        st.write(ui.md(rec.reason))
+
+axis_names = {k: advisor.AXES[k][0] for k in advisor.AXES}
+axis_names["primary"] = f"{run.primary_metric} (quality)"
+a1, a2 = st.columns(2)
+with a1:
+    x_axis = st.selectbox(
+        "x axis", list(axis_names), index=list(axis_names).index("p99_ms"), format_func=axis_names.get, key="x_axis"
+    )
+with a2:
+    y_axis = st.selectbox("y axis", list(axis_names), index=0, format_func=axis_names.get, key="y_axis")
+
+keys = [c.key for c in run.candidates]
+clicked = advisor.selected_key(st.session_state.get("pareto_chart"))
+if clicked and clicked != st.session_state.get("last_click"):  # a new click on the chart selects that candidate
+    st.session_state["last_click"] = clicked
+    st.session_state["selected"] = clicked
+if st.session_state.get("selected") not in keys:
+    st.session_state["selected"] = rec.key or keys[0]
+selected = st.session_state["selected"]
+chart = advisor.pareto_data(run, x_axis, y_axis)
+st.plotly_chart(
+    advisor.pareto_figure(chart, selected=selected),
+    key="pareto_chart",
+    on_select="rerun",
+    selection_mode="points",
+    width="stretch",
+)
+st.caption(
+    "Click a point to select that candidate. Filled markers: on the Pareto front of the weighted metrics; "
+    "dashed line: the front of the two metrics shown; the largest marker is the recommendation."
+)
+
+st.subheader("Leaderboard")
+board = run.leaderboard
+st.dataframe(board, hide_index=True, column_config=ui.column_config(run.primary_metric), width="stretch")
+st.caption(
+    "↑ higher is better, ↓ lower is better. Latency: one row end to end on 1 thread; throughput: best "
+    "batch size on 1 thread; energy and cost are estimates unless their method says 'rapl'."
+)
+
+st.subheader("Batch size: latency against throughput")
+st.plotly_chart(advisor.batch_figure(advisor.batch_data(run)), key="batch_chart", width="stretch")
+
+st.subheader("CPU and GPU")
+hardware = run.hardware
+if hardware.get("gpu"):
+    st.write(
+        f"GPU used for training the neural nets: **{ui.md(hardware['gpu'])}**; "
+        + ", ".join(f"{c.key}: trained on {c.train_device}" for c in run.candidates if c.train_device)
+    )
+else:
+    st.info(
+        f"No GPU was available: {hardware.get('gpu_note')}. CPU: {hardware.get('cpu_model')}, "
+        f"{hardware.get('usable_cpus')} usable CPUs."
+    )
+
+# ----------------------------------------------------------------------------------- selected candidate
+st.header("4. The selected candidate")
+st.selectbox("Candidate", keys, key="selected", format_func=lambda k: run.candidate(k).name)
+candidate = run.candidate(st.session_state["selected"])
+st.write(
+    f"**{candidate.name}** ({candidate.family}), status {candidate.status}."
+    + (f" Error: {ui.md(candidate.error)}" if candidate.error else "")
+)
+parts = [
+    ("Quality", candidate.quality),
+    ("Single-row latency", candidate.latency),
+    ("Size", candidate.size),
+    ("Start-up and memory", candidate.startup),
+]
+for label, part in parts:
+    if part is None:
+        continue
+    with st.expander(label, expanded=label == "Quality"):
+        values = {k: v for k, v in part.__dict__.items() if k != "method"}
+        st.json(values, expanded=True)
+        st.caption("How: " + part.method)
+if candidate.batches:
+    with st.expander("Batches"):
+        st.dataframe([{k: v for k, v in b.__dict__.items() if k != "method"} for b in candidate.batches.values()])
+        st.caption("How: " + next(iter(candidate.batches.values())).method)
+for label, estimate in (("Energy", candidate.energy(run.profile)), ("Cost", candidate.cost(run.profile))):
+    if estimate is not None:
+        st.write(f"**{label}**: {estimate.value:.4g} {estimate.unit}. {estimate.method}")
+
+# ----------------------------------------------------------------------------------- export and share
+st.header("5. Export and share")
+e1, e2 = st.columns(2)
+with e1:
+    if candidate.artifact and candidate.status in ("trained", "measured"):
+        from pathlib import Path
+
+        artifact = Path(candidate.artifact)
+        if artifact.is_file():
+            st.download_button(
+                f"Download {candidate.key}.joblib",
+                data=artifact.read_bytes(),
+                file_name=f"{candidate.key}.joblib",
+                mime="application/octet-stream",
+                key="download_artifact",
+                on_click="ignore",
+            )
+            example = run.dataset["columns"][0]["name"] if run.dataset["columns"] else "column"
+            st.code(
+                "# pip install -r requirements.txt, with this project's advisor package importable\n"
+                "import advisor\n"
+                f"predictor = advisor.load_predictor('{candidate.key}.joblib')  # only load files you trust\n"
+                f"predictor.predict({{{example!r}: ..., ...}})      # one dict, a list of dicts or a DataFrame\n"
+                + (
+                    "predictor.predict_proba(rows)                     # class probabilities\n"
+                    if run.task != "regression"
+                    else ""
+                ),
+                language="python",
+            )
+with e2:
+    st.download_button(
+        "Download the report (HTML, opens offline)",
+        data=lambda: advisor.build_report(run),
+        file_name=f"advisor-report-{run.run_id}.html",
+        mime="text/html",
+        key="download_report",
+        on_click="ignore",
+    )
+    st.caption(
+        "A single file with the data summary, priorities, leaderboard, charts, recommendation and how every "
+        "figure was measured; about 5 MB because the charting library is inside it."
+    )

@@ -1,0 +1,177 @@
+"""Glue shared by the pages: state, the store, the job registry, and small display helpers.
+
+No training or measuring happens here: everything comes from `advisor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import advisor
+from app.jobs import JobRegistry
+
+PROJECT = Path(__file__).resolve().parent.parent
+SAMPLE = PROJECT / "datasets" / "titanic.csv"
+# Also set as server.maxUploadSize in .streamlit/config.toml; checked again here so the
+# message is ours and the limit holds when the config is not used.
+MAX_UPLOAD_MB = int(os.environ.get("ADVISOR_MAX_UPLOAD_MB", "200"))
+METRIC_LABELS = {
+    "accuracy": "Accuracy (the primary quality metric)",
+    "latency": "Latency (p99, one row)",
+    "throughput": "Throughput (rows/s)",
+    "size": "Model size",
+    "energy": "Energy per prediction",
+    "cost": "Cost per prediction",
+}
+# Limit widgets: key -> (label, advisor limit name, step). 0 means "no limit".
+LIMIT_FIELDS = {
+    "limit_p99_ms": ("Max p99 latency (ms)", "p99_ms", 1.0),
+    "limit_size_mb": ("Max size (MB)", "size_mb", 0.1),
+    "limit_min_accuracy": ("Min quality (primary metric)", "min_accuracy", 0.01),
+    "limit_usd_per_million": ("Max cost (USD per 1M predictions)", "usd_per_million", 0.01),
+}
+
+
+@st.cache_resource
+def _store(root: str) -> advisor.Store:
+    return advisor.Store(root)
+
+
+def store() -> advisor.Store:
+    """The run store under $ADVISOR_HOME (else ./advisor_runs), one per location."""
+    return _store(str(advisor.Store.default_root()))
+
+
+@st.cache_resource
+def jobs() -> JobRegistry:
+    return JobRegistry()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def read_table(raw: bytes, name: str) -> pd.DataFrame:
+    frame, _ = advisor.load_table(raw, name=name, max_bytes=MAX_UPLOAD_MB * 1_000_000)
+    return frame
+
+
+@st.cache_data(show_spinner=False)
+def targets() -> dict[str, advisor.TargetProfile]:
+    return advisor.load_targets()
+
+
+def fingerprint(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def apply_profile(key: str) -> None:
+    """Fill the weights and limits from a deployment-target preset (the user can then edit them)."""
+    profile = targets()[key]
+    for metric in advisor.METRICS:
+        st.session_state[f"weight_{metric}"] = int(profile.weights.get(metric, 0))
+    for field_key, (_, limit, _) in LIMIT_FIELDS.items():
+        st.session_state[field_key] = float(profile.limits.get(limit, 0.0))
+
+
+def init_state() -> None:
+    if "profile" not in st.session_state:
+        st.session_state["profile"] = "cloud-cpu"
+        apply_profile("cloud-cpu")
+        st.session_state["families"] = [f for f in advisor.load_candidates().families() if f != "baseline"]
+        st.session_state["budget_s"] = 0
+        st.session_state["thorough"] = "Thorough (1,000 timed calls, cold starts)"
+
+
+def apply_run_settings(run: advisor.Run) -> None:
+    """Take the priorities a run was made with (call before the sidebar's widgets exist)."""
+    st.session_state["settings_from_run"] = run.run_id
+    if run.profile.key in targets():
+        st.session_state["profile"] = run.profile.key
+    for metric in advisor.METRICS:
+        st.session_state[f"weight_{metric}"] = int(run.weights.get(metric, 0))
+    for field_key, (_, limit, _) in LIMIT_FIELDS.items():
+        st.session_state[field_key] = float(run.limits.get(limit, 0.0))
+
+
+def current_weights() -> dict[str, float]:
+    return {m: float(st.session_state.get(f"weight_{m}", 0)) for m in advisor.METRICS}
+
+
+def current_limits() -> dict[str, float]:
+    return {limit: float(st.session_state[k]) for k, (_, limit, _) in LIMIT_FIELDS.items() if st.session_state.get(k)}
+
+
+def priorities_sidebar() -> None:
+    """Deployment target, weights, limits: every change re-ranks the results without retraining."""
+    with st.sidebar:
+        st.header("Priorities")
+        names = {k: p.name for k, p in targets().items()}
+        st.selectbox(
+            "Deployment target",
+            list(names),
+            format_func=names.get,
+            key="profile",
+            on_change=lambda: apply_profile(st.session_state["profile"]),
+            help="Fills the weights and limits below with that target's preset; edit them freely.",
+        )
+        st.caption(targets()[st.session_state["profile"]].source)
+        st.subheader("What matters (0 = ignore, 5 = most)")
+        for metric in advisor.METRICS:
+            st.slider(METRIC_LABELS[metric], 0, 5, key=f"weight_{metric}")
+        st.subheader("Hard limits (0 = none)")
+        for field_key, (label, _, step) in LIMIT_FIELDS.items():
+            st.number_input(label, min_value=0.0, step=step, key=field_key, format="%g")
+
+
+def run_id_from_url() -> str | None:
+    """The `?run=` id when it is well formed; a malformed one is dropped with a message."""
+    value = st.query_params.get("run")
+    if not value:
+        return None
+    if not advisor.is_run_id(value):
+        st.warning("The link's run id is not valid; showing a new session instead.")
+        del st.query_params["run"]
+        return None
+    return value
+
+
+def open_run(run_id: str) -> advisor.Run | None:
+    try:
+        return advisor.open_run(run_id, store=store())
+    except advisor.RunNotFound:
+        return None
+
+
+def column_table(dataset: advisor.Dataset) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"column": c.name, "role": c.role, "distinct": c.n_unique, "missing": c.n_missing, "why": c.note}
+            for c in dataset.columns
+        ]
+    )
+
+
+def md(text: Any) -> str:
+    """User text (file or column names) made inert for st.markdown."""
+    out = str(text)
+    for char in "\\`*_{}[]()#+-.!|~$":
+        out = out.replace(char, "\\" + char)
+    return out.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def column_config(primary_metric: str) -> dict[str, Any]:
+    """Leaderboard headers with units and the direction of each column."""
+    config: dict[str, Any] = {}
+    for column, (unit, direction, meaning) in advisor.LEADERBOARD_COLUMNS.items():
+        label = primary_metric if column == "primary" else column
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(direction, "")
+        if column == "primary":
+            arrow = " ↑" if advisor.HIGHER_IS_BETTER[primary_metric] else " ↓"
+        unit_text = f" ({unit})" if unit and unit not in ("fraction", "count", "0-1") else ""
+        help_text = f"{meaning}" + (f"; {direction} is better" if direction in ("higher", "lower") else "")
+        config[column] = st.column_config.Column(label=f"{label}{unit_text}{arrow}", help=help_text)
+    return config

@@ -1,0 +1,183 @@
+"""Every page through Streamlit's AppTest: real uploads, a real run in the worker thread, real results."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import advisor
+
+from conftest import DATA, PROJECT
+
+MAIN = str(PROJECT / "app" / "main.py")
+TEST_DATA = Path(__file__).resolve().parent / "data"
+QUICK = "Quick (120 timed calls, rough p99)"
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _plain(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def _wait_for_workers(timeout: float = 240) -> None:
+    start = time.time()
+    while any(t.name.startswith("advisor-") for t in threading.enumerate()):
+        assert time.time() - start < timeout, "the advisor run did not finish"
+        time.sleep(0.2)
+
+
+def _run_query(at: AppTest) -> str:
+    value = at.query_params["run"]
+    return value[0] if isinstance(value, list) else value
+
+
+def _start_run(at: AppTest, families=("linear", "tree")) -> str:
+    at.radio(key="thorough").set_value(QUICK)
+    at.multiselect(key="families").set_value(list(families))
+    at.run()
+    next(b for b in at.button if b.label == "Run the advisor").click()
+    at.run()
+    return _run_query(at)
+
+
+def test_opens_on_the_bundled_sample():
+    at = _app()
+    assert at.title[0].value == "Model-selection advisor"
+    assert "titanic.csv" in _plain(at.info[0].value)
+    assert at.selectbox(key="target").value == "Survived"
+    assert any("binary" in m.value for m in at.markdown)
+    assert any("PassengerId" in _plain(w.value) and "row number" in w.value for w in at.warning)
+
+
+def test_upload_detects_task_and_target():
+    at = _app()
+    at.file_uploader(key="upload").upload("penguins.csv", (DATA / "penguins.csv").read_bytes(), "text/csv")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="target").value == "species"
+    assert any("multiclass" in m.value for m in at.markdown)
+
+
+def test_bad_file_shows_one_sentence_not_a_traceback():
+    at = _app()
+    at.file_uploader(key="upload").upload("broken.xlsx", (TEST_DATA / "broken.xlsx").read_bytes())
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    message = _plain(error.value)
+    assert "broken.xlsx" in message and "could not be read as Excel" in message
+    assert "Traceback" not in message and "\n" not in message
+
+
+def test_hostile_column_name_is_shown_as_text():
+    at = _app()
+    at.file_uploader(key="upload").upload("penguins_xss.csv", (TEST_DATA / "penguins_xss.csv").read_bytes(), "text/csv")
+    at.run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "alert" in w.value)
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in warning  # escaped: markdown shows it as text
+
+
+def test_preset_fills_weights_and_limits():
+    at = _app()
+    at.selectbox(key="profile").set_value("sensor")
+    at.run()
+    sensor = advisor.get_target("sensor")
+    assert at.slider(key="weight_size").value == sensor.weights["size"]
+    assert at.number_input(key="limit_size_mb").value == sensor.limits["size_mb"]
+    at.slider(key="weight_size").set_value(1)  # and it stays editable
+    at.run()
+    assert at.slider(key="weight_size").value == 1
+
+
+def test_full_flow_run_select_rerank_export_and_reopen():
+    at = _app()
+    at.file_uploader(key="upload").upload("penguins.csv", (DATA / "penguins.csv").read_bytes(), "text/csv")
+    at.run()
+    run_id = _start_run(at)
+    assert advisor.is_run_id(run_id)
+    at.slider(key="weight_latency").set_value(5)  # moving a slider during the run must not lose it
+    at.run()
+    assert not at.exception
+    _wait_for_workers()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Recommended:") for s in at.subheader)
+    assert [h.value for h in at.header][:5] == [
+        "1. Data",
+        "2. Run",
+        "3. Results",
+        "4. The selected candidate",
+        "5. Export and share",
+    ]
+    labels = [d.label for d in at.get("download_button")]
+    assert any(label.endswith(".joblib") for label in labels) and any("report" in label for label in labels)
+
+    # a click on the chart arrives as a dict, customdata in either shape
+    at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": {"0": "tree"}}]}}
+    at.run()
+    assert at.selectbox(key="selected").value == "tree"
+    assert any("Download tree.joblib" == d.label for d in at.get("download_button"))
+    at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": ["linear"]}]}}
+    at.run()
+    assert at.selectbox(key="selected").value == "linear"
+
+    # re-ranked live, without retraining
+    for metric in advisor.METRICS:
+        at.slider(key=f"weight_{metric}").set_value(0)
+    at.slider(key="weight_size").set_value(5)
+    at.run()
+    run = advisor.open_run(run_id)
+    smallest = min((c for c in run.candidates if c.family != "baseline"), key=lambda c: c.size.serialized_bytes)
+    assert any(_plain(s.value) == f"Recommended: {smallest.name}" for s in at.subheader)
+
+    # a fresh session opening the shared link sees the same run
+    other = AppTest.from_file(MAIN, default_timeout=120)
+    other.query_params["run"] = run_id
+    other.run()
+    assert not other.exception
+    assert any(s.value.startswith("Recommended:") for s in other.subheader)
+    assert any(run_id in c.value for c in other.caption)
+
+
+def test_invalid_run_link_is_refused_politely():
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["run"] = "../../etc/passwd"
+    at.run()
+    assert not at.exception
+    assert any("not valid" in w.value for w in at.warning)
+
+
+def test_runs_page_lists_reopens_and_deletes(tmp_path):
+    run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear"])
+    at = _app()
+    at.switch_page("pages/runs.py")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Runs"
+    assert at.selectbox(key="runs_choice").value == run.run_id
+    at.checkbox(key="runs_confirm").check()
+    at.run()
+    at.button(key="runs_delete").click()
+    at.run()
+    assert not at.exception
+    assert advisor.Store().list_runs() == []
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", ["pages/advisor_page.py", "pages/runs.py"])
+def test_every_page_renders_without_error(page):
+    at = _app()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
