@@ -229,7 +229,7 @@ class Run:
         """The same measurements under other priorities, limits or target: no retraining."""
         settings = dict(self.settings)
         new_profile = get_target(profile) if profile is not None else self.profile
-        if profile is not None:
+        if profile is not None and new_profile.key != self.profile.key:
             settings["profile"] = new_profile.key
             if priorities is None:
                 settings["priorities"] = dict(new_profile.weights)

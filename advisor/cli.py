@@ -70,6 +70,29 @@ def _ranking_options(parser: argparse.ArgumentParser) -> None:
         "joules_per_1k, min_throughput_rps",
     )
     parser.add_argument("--profile", help="deployment target: cloud-cpu, cloud-gpu, laptop, phone, sensor")
+    parser.add_argument(
+        "--target-set",
+        action="append",
+        default=None,
+        metavar="FIELD=VALUE",
+        help="override a figure of the deployment target, repeatable: e.g. usd_per_hour=0.05, "
+        "watts_per_core=5, cores=4, usd_per_kwh=0.3",
+    )
+
+
+def _profile(args: argparse.Namespace) -> Any:
+    """The deployment target, with the user's own figures where given (--target-set)."""
+    import advisor
+
+    profile = advisor.get_target(args.profile or "cloud-cpu")
+    changes: dict[str, float] = {}
+    for item in args.target_set or []:
+        name, _, raw = item.partition("=")
+        try:
+            changes[name.strip()] = float(raw)
+        except ValueError:
+            raise advisor.ConfigError(f"--target-set '{item}' needs a number, e.g. usd_per_hour=0.05.") from None
+    return profile.override(**changes) if changes else profile
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -242,7 +265,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             primary_metric=args.metric,
             priorities=args.priorities,
             limits=args.limit,
-            profile=args.profile or "cloud-cpu",
+            profile=_profile(args),
             candidates=_split(args.candidates),
             families=_split(args.families),
             budget_s=args.budget,
@@ -261,16 +284,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile:
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=args.profile)
+        if args.priorities or args.limit or args.profile or args.target_set:
+            profile = _profile(args) if (args.profile or args.target_set) else None
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile)
         print(render(run, methods=args.methods))
         return 0
     if args.command == "report":
         from pathlib import Path
 
         run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile:
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=args.profile)
+        if args.priorities or args.limit or args.profile or args.target_set:
+            profile = _profile(args) if (args.profile or args.target_set) else None
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile)
         path = Path(args.html)
         path.write_text(advisor.build_report(run), encoding="utf-8")
         print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
