@@ -111,6 +111,19 @@ class CandidateResult:
             plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
         return cls(**plain)
 
+    def footprint(self) -> dict[str, Any]:
+        """Size and start-up figures, flat, as the leaderboard and results.json show them."""
+        out: dict[str, Any] = {}
+        if self.size:
+            out.update(size_bytes=self.size.serialized_bytes, gzip_bytes=self.size.gzip_bytes, params=self.size.params)
+        if self.startup:
+            out.update(
+                load_ms=self.startup.load_ms + self.startup.first_row_ms,
+                cold_start_ms=self.startup.cold_start_ms,
+                peak_predict_bytes=self.startup.peak_predict_bytes,
+            )
+        return out
+
     def energy(self, profile: TargetProfile) -> Estimate | None:
         batch = best_batch(self.batches)
         return energy_per_1k(batch, profile) if batch else None
@@ -192,14 +205,7 @@ class Run:
             batch = best_batch(c.batches)
             if batch:
                 row.update(rows_per_s=batch.rows_per_s, best_batch=batch.batch_size)
-            if c.size:
-                row.update(size_bytes=c.size.serialized_bytes, gzip_bytes=c.size.gzip_bytes, params=c.size.params)
-            if c.startup:
-                row.update(
-                    load_ms=c.startup.load_ms + c.startup.first_row_ms,
-                    cold_start_ms=c.startup.cold_start_ms,
-                    peak_predict_bytes=c.startup.peak_predict_bytes,
-                )
+            row.update(c.footprint())
             energy, cost = c.energy(self.profile), c.cost(self.profile)
             if energy:
                 row["joules_per_1k"] = energy.value
@@ -285,14 +291,7 @@ class Run:
                     str(b): {"rows_per_s": m.rows_per_s, "threads": m.threads}
                     for b, m in sorted(c.batches_multithread.items())
                 }
-            if c.size:
-                metrics.update(size_bytes=c.size.serialized_bytes, gzip_bytes=c.size.gzip_bytes, params=c.size.params)
-            if c.startup:
-                metrics.update(
-                    load_ms=c.startup.load_ms + c.startup.first_row_ms,
-                    cold_start_ms=c.startup.cold_start_ms,
-                    peak_predict_bytes=c.startup.peak_predict_bytes,
-                )
+            metrics.update(c.footprint())
             if energy:
                 metrics["energy_j_per_1k"] = {
                     "value": energy.value,
@@ -358,21 +357,33 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Run:
-        profile_data = dict(data["profile"])
-        profile = TargetProfile(**profile_data)
+        """A run from results.json."""
+        candidates = [CandidateResult.from_dict(c["measurements"]) for c in data["candidates"]]
+        return cls.from_header(data, candidates, data["run_id"], data["status"], data.get("store"))
+
+    @classmethod
+    def from_header(
+        cls,
+        header: Mapping[str, Any],
+        candidates: list[CandidateResult],
+        run_id: str,
+        status: str,
+        store_root: str | None,
+    ) -> Run:
+        """A run from its header (results.json or the store's) and its candidates, ranked."""
         run = cls(
-            run_id=data["run_id"],
-            created_at=data["created_at"],
-            status=data["status"],
-            dataset=data["dataset"],
-            split=data.get("split", {}),
-            hardware=data.get("hardware", {}),
-            settings=data.get("settings", {}),
-            candidates=[CandidateResult.from_dict(c["measurements"]) for c in data["candidates"]],
-            profile=profile,
-            phases_s=data.get("phases_s", {}),
-            store_root=data.get("store"),
-            error=data.get("error"),
+            run_id=run_id,
+            created_at=header["created_at"],
+            status=status,
+            dataset=header["dataset"],
+            split=header.get("split", {}),
+            hardware=header.get("hardware", {}),
+            settings=header.get("settings", {}),
+            candidates=candidates,
+            profile=TargetProfile(**header["profile"]),
+            phases_s=header.get("phases_s", {}),
+            store_root=store_root,
+            error=header.get("error"),
         )
         run.rank()
         return run

@@ -503,21 +503,6 @@ def open_run(run: str | os.PathLike[str], store: Store | str | os.PathLike[str] 
         return Run.from_dict(json.loads(path.read_text()))
     store = store if isinstance(store, Store) else Store(store)
     stored = store.load_run(str(run))
-    header = stored["header"]
-    profile = TargetProfile(**header["profile"])
-    reopened = Run(
-        run_id=stored["run_id"],
-        created_at=stored["created_at"],
-        status=stored["status"],
-        dataset=header["dataset"],
-        split=header.get("split", {}),
-        hardware=header.get("hardware", {}),
-        settings=header.get("settings", {}),
-        candidates=[CandidateResult.from_dict(c) for c in stored["candidates"]],
-        profile=profile,
-        phases_s=header.get("phases_s", {}),
-        store_root=str(store.root),
-        error=stored["error"],
-    )
-    reopened.rank()
-    return reopened
+    header = dict(stored["header"], created_at=stored["created_at"], error=stored["error"])
+    candidates = [CandidateResult.from_dict(c) for c in stored["candidates"]]
+    return Run.from_header(header, candidates, stored["run_id"], stored["status"], str(store.root))
