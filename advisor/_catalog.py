@@ -32,8 +32,14 @@ class CandidateSpec:
     requires: tuple[str, ...] = ()
     parent: str | None = None
     compression: str | None = None
+    uses: tuple[str, ...] = ()
     default: bool = True
     description: str = ""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Entries that must be trained first: the parent and whatever the builder uses."""
+        return tuple(dict.fromkeys(([self.parent] if self.parent else []) + list(self.uses)))
 
     def missing_requirements(self) -> list[str]:
         return [pkg for pkg in self.requires if importlib.util.find_spec(pkg) is None]
@@ -75,12 +81,20 @@ class Registry:
             if spec.key in self._specs:
                 raise ConfigError(f"Candidate key '{spec.key}' appears twice in the catalog; keys must be unique.")
             self._specs[spec.key] = spec
+        order = list(self._specs)
         for spec in self._specs.values():
-            if spec.parent is not None and spec.parent not in self._specs:
-                raise ConfigError(
-                    f"Candidate '{spec.key}' names parent '{spec.parent}', which is not in the catalog; "
-                    f"{did_you_mean(spec.parent, self._specs)}."
-                )
+            for needed in spec.depends_on:
+                if needed not in self._specs:
+                    relation = "parent" if needed == spec.parent else "uses"
+                    raise ConfigError(
+                        f"Candidate '{spec.key}' names {relation} '{needed}', which is not in the catalog; "
+                        f"{did_you_mean(needed, self._specs)}."
+                    )
+                if order.index(needed) > order.index(spec.key):
+                    raise ConfigError(
+                        f"Candidate '{spec.key}' needs '{needed}', which comes after it in the catalog; "
+                        "move it above, since entries train in catalog order."
+                    )
             if builders is not None and spec.builder not in builders:
                 raise ConfigError(
                     f"Candidate '{spec.key}' uses builder '{spec.builder}', which does not exist; "
@@ -106,26 +120,30 @@ class Registry:
         return sorted({s.family for s in self._specs.values()})
 
     def select(self, keys: Iterable[str] | None = None, families: Iterable[str] | None = None) -> list[CandidateSpec]:
-        """Entries by key (in the order given), or the defaults, optionally limited to families.
+        """Entries by key, or the defaults, optionally limited to families, in catalog order.
 
         The no-skill baseline is always included: it is the reference every model must beat.
+        So is everything a chosen entry needs (its parent, an ensemble's members).
         """
         if keys:
-            chosen = [self.get(k) for k in keys]
+            chosen = {self.get(k).key for k in keys}
         else:
-            chosen = [s for s in self._specs.values() if s.default]
+            chosen = {s.key for s in self._specs.values() if s.default}
         if families:
             families = list(families)
             known = self.families()
             for family in families:
                 if family not in known:
                     raise UnknownKey(f"Family '{family}' is not in the catalog; {did_you_mean(family, known)}.")
-            chosen = [s for s in chosen if s.family in families]
-        baseline = [s for s in self._specs.values() if s.family == "baseline"]
-        for spec in baseline:
-            if spec not in chosen:
-                chosen.insert(0, spec)
-        return chosen
+            chosen = {k for k in chosen if self._specs[k].family in families}
+        chosen |= {s.key for s in self._specs.values() if s.family == "baseline"}
+        pending = list(chosen)
+        while pending:
+            for needed in self._specs[pending.pop()].depends_on:
+                if needed not in chosen:
+                    chosen.add(needed)
+                    pending.append(needed)
+        return [s for s in self._specs.values() if s.key in chosen]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -158,6 +176,7 @@ def load_candidates(path: str | Path | None = None) -> Registry:
                 requires=tuple(entry.get("requires", ())),
                 parent=entry.get("parent"),
                 compression=entry.get("compression"),
+                uses=tuple(entry.get("uses", ())),
                 default=bool(entry.get("default", True)),
                 description=entry.get("description", ""),
             )

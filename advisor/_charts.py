@@ -136,7 +136,7 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
                 key=row["key"],
                 name=row["name"],
                 family=row["family"],
-                compression=row.get("compression") or "none",
+                compression=row["compression"] if isinstance(row.get("compression"), str) else "none",
                 x=float(row[x]),
                 y=float(row[y]),
                 pareto=bool(row.get("pareto")),

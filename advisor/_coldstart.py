@@ -1,8 +1,10 @@
-"""Start-up of a saved predictor in a fresh process, as a deployment starts it.
+"""Start-up of saved predictors in a fresh process, as a deployment starts them.
 
-Run by the advisor as `python -m advisor._coldstart ARTIFACT ROWS RUNTIME SPAWNED_AT`;
-prints one JSON line. Times are seconds since the parent spawned the process (wall clock),
-so interpreter start and every import are included.
+Run by the advisor as `python -m advisor._coldstart ROWS SPAWNED_AT RUNTIME ARTIFACT...`;
+prints one JSON line. One process serves all the artifacts of one runtime (scikit-learn,
+lightgbm, torch, ...): the interpreter and the imports are timed once, from the parent's
+spawn (wall clock), then each artifact is loaded, answers its first row, and predicts a batch
+while its peak memory is read.
 """
 
 from __future__ import annotations
@@ -11,49 +13,54 @@ import json
 import sys
 import time
 import tracemalloc
+from typing import Any
 
 RUNTIME_MODULES = {"scikit-learn": "sklearn", "lightgbm": "lightgbm", "torch": "torch"}
 
 
-def main(argv: list[str]) -> dict[str, float | int | None]:
-    artifact, rows_path, runtime, spawned_at = argv[0], argv[1], argv[2], float(argv[3])
+def main(argv: list[str]) -> dict[str, Any]:
+    rows_path, spawned_at, runtime, artifacts = argv[0], float(argv[1]), argv[2], argv[3:]
     import joblib
 
     from advisor import _hardware
     from advisor._predictor import load_predictor
 
-    module = RUNTIME_MODULES.get(runtime)
-    if module:
-        __import__(module)
+    for part in runtime.split("+"):
+        if part in RUNTIME_MODULES:
+            __import__(RUNTIME_MODULES[part])
     imported = time.time() - spawned_at
-    predictor = load_predictor(artifact)
-    predictor.set_threads(1)
-    loaded = time.time() - spawned_at
     rows = joblib.load(rows_path)
-    before_first = time.time() - spawned_at
-    predictor.predict(rows["first"])
-    first = time.time() - spawned_at - before_first
-    loaded_rss = _hardware.rss_bytes()
+    figures = []
+    for artifact in artifacts:
+        before_load_rss = _hardware.rss_bytes()
+        start = time.perf_counter()
+        predictor = load_predictor(artifact)
+        predictor.set_threads(1)
+        loaded = time.perf_counter()
+        predictor.predict(rows["first"])
+        first = time.perf_counter()
+        after_rss = _hardware.rss_bytes()
 
-    batch = rows["batch"]
-    reset = _hardware.reset_peak_rss()
-    base = _hardware.rss_bytes()
-    tracemalloc.start()
-    predictor.predict(batch)
-    traced_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    peak_rss = _hardware.peak_rss_bytes()
-    rss_delta = (peak_rss - base) if (reset and peak_rss is not None and base is not None) else 0
-    return {
-        "import_s": imported,
-        "load_s": loaded - imported,
-        "first_row_s": first,
-        "start_s": loaded + first,
-        "loaded_rss_bytes": loaded_rss,
-        "peak_predict_bytes": int(max(rss_delta, traced_peak)),
-        "peak_rss_reset": bool(reset),
-        "batch_rows": len(batch),
-    }
+        reset = _hardware.reset_peak_rss()
+        base = _hardware.rss_bytes()
+        tracemalloc.start()
+        predictor.predict(rows["batch"])
+        traced_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        peak_rss = _hardware.peak_rss_bytes()
+        rss_delta = (peak_rss - base) if (reset and peak_rss is not None and base is not None) else 0
+        figures.append(
+            {
+                "load_s": loaded - start,
+                "first_row_s": first - loaded,
+                "load_rss_bytes": (after_rss - before_load_rss) if after_rss and before_load_rss else None,
+                "peak_predict_bytes": int(max(rss_delta, traced_peak)),
+                "peak_rss_reset": bool(reset),
+                "batch_rows": len(rows["batch"]),
+            }
+        )
+        del predictor
+    return {"import_s": imported, "process_rss_bytes": _hardware.rss_bytes(), "artifacts": figures}
 
 
 if __name__ == "__main__":

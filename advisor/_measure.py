@@ -82,6 +82,8 @@ class SizeMeasurement:
     gzip_bytes: int
     params: int
     method: str
+    weight_bytes: int | None = None  # the network's weights as stored (neural candidates)
+    nonzero_weights: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class StartupMeasurement:
     cold_import_ms: float | None
     cold_load_ms: float | None
     cold_first_row_ms: float | None
-    loaded_rss_bytes: int | None
+    load_rss_bytes: int | None
     peak_predict_bytes: int | None
     peak_batch_rows: int | None
     method: str
@@ -113,7 +115,7 @@ class Estimate:
 # --------------------------------------------------------------------------- quality
 
 
-def _point_metrics(y: np.ndarray, scores: np.ndarray, task: str, n_classes: int) -> dict[str, float]:
+def point_metrics(y: np.ndarray, scores: np.ndarray, task: str, n_classes: int) -> dict[str, float]:
     from sklearn import metrics
 
     if task == "regression":
@@ -171,16 +173,23 @@ def _bootstrap(y: np.ndarray, scores: np.ndarray, task: str, metric: str, n_clas
             else:
                 out.append(np.abs(err).mean(axis=1))
         else:
-            out.append(np.array([_point_metrics(y[i], scores[i], task, n_classes).get(metric, np.nan) for i in idx]))
+            out.append(np.array([point_metrics(y[i], scores[i], task, n_classes).get(metric, np.nan) for i in idx]))
         done += size
     return np.concatenate(out)
 
 
 def measure_quality(
-    y: np.ndarray, scores: np.ndarray, task: str, primary_metric: str, n_classes: int, seed: int = 0
+    y: np.ndarray,
+    scores: np.ndarray,
+    task: str,
+    primary_metric: str,
+    n_classes: int,
+    seed: int = 0,
+    extra: Mapping[str, float] | None = None,
 ) -> QualityMeasurement:
-    """Quality on the test split; y holds class indices (classification) or values."""
-    values = _point_metrics(y, scores, task, n_classes)
+    """Quality on the test split; y holds class indices (classification) or values.
+    `extra` adds figures computed elsewhere on the same rows (a student's agreement with its teacher)."""
+    values = point_metrics(y, scores, task, n_classes) | dict(extra or {})
     resampled = _bootstrap(y, scores, task, primary_metric, n_classes, seed)
     low, high = np.nanpercentile(resampled, [2.5, 97.5])
     return QualityMeasurement(
@@ -201,16 +210,27 @@ def measure_quality(
 # --------------------------------------------------------------------------- size
 
 
-def measure_size(artifact_bytes: bytes, params: int) -> SizeMeasurement:
+def measure_size(
+    artifact_bytes: bytes, params: int, weight_bytes: int | None = None, nonzero_weights: int | None = None
+) -> SizeMeasurement:
+    method = (
+        "serialized_bytes: the saved artifact (joblib, preprocessing included) on disk; "
+        "gzip_bytes: that file through gzip -9; params: model weights, or nodes for trees "
+        "(preprocessing state not counted)"
+    )
+    if weight_bytes is not None:
+        method += (
+            "; weight_bytes: the network's weights, scales and biases in their stored form (packed bits, "
+            "int8, fp16, compressed), without the preprocessing or the file's framing; nonzero_weights: "
+            "weight-matrix entries that are not zero"
+        )
     return SizeMeasurement(
         serialized_bytes=len(artifact_bytes),
         gzip_bytes=len(gzip.compress(artifact_bytes, compresslevel=9)),
         params=params,
-        method=(
-            "serialized_bytes: the saved artifact (joblib, preprocessing included) on disk; "
-            "gzip_bytes: that file through gzip -9; params: model weights, or nodes for trees "
-            "(preprocessing state not counted)"
-        ),
+        method=method,
+        weight_bytes=weight_bytes,
+        nonzero_weights=nonzero_weights,
     )
 
 

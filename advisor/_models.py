@@ -40,10 +40,29 @@ class TrainContext:
     device: str = "cpu"
     report: Callable[[str], None] = field(default=lambda message: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
+    primary_metric: str = "accuracy"
+    # For derived candidates: the fitted models trained so far, the catalog entries by key,
+    # the entry being built (its parent and what it uses), user options and a shared cache.
+    models: dict[str, Any] = field(default_factory=dict)
+    specs: dict[str, Any] = field(default_factory=dict)
+    spec: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def is_classification(self) -> bool:
         return self.task != "regression"
+
+    def parent_model(self) -> Any:
+        """The fitted model this entry derives from (its catalog `parent`)."""
+        return self.models[self.spec.parent]
+
+    def validation_metric(self, model: FittedModel) -> float:
+        """The primary metric on the validation split: what compression steps are judged on."""
+        from advisor._measure import point_metrics
+
+        scores = model.scores(self.X_val)
+        return point_metrics(self.y_val, scores, self.task, self.n_classes)[self.primary_metric]
 
     def class_weights(self) -> np.ndarray:
         """'balanced' weights n / (k * count) per class, as scikit-learn computes them."""
@@ -179,6 +198,16 @@ def build_torch_mlp(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel
     return train_mlp(ctx, **params)
 
 
+def _compress(name: str) -> Callable[[Mapping[str, Any], TrainContext], FittedModel]:
+    def build(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
+        from advisor import _compress
+
+        return getattr(_compress, name)(params, ctx)
+
+    build.__name__ = name
+    return build
+
+
 BUILDERS: dict[str, Callable[[Mapping[str, Any], TrainContext], FittedModel]] = {
     "baseline": build_baseline,
     "linear": build_linear,
@@ -186,4 +215,11 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any], TrainContext], FittedModel]] = 
     "random_forest": build_random_forest,
     "lightgbm": build_lightgbm,
     "torch_mlp": build_torch_mlp,
+    # the compression lab (advisor/_compress.py): entries with a parent
+    "low_precision": _compress("build_low_precision"),
+    "precision_sweep": _compress("build_precision_sweep"),
+    "prune": _compress("build_prune"),
+    "prune_neurons": _compress("build_prune_neurons"),
+    "ensemble": _compress("build_ensemble"),
+    "distill": _compress("build_distill"),
 }

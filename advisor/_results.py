@@ -33,6 +33,7 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "key": ("", "", "catalog key of the candidate"),
     "name": ("", "", "display name"),
     "family": ("", "", "baseline, linear, tree, forest, boosting or neural"),
+    "parent": ("", "", "the candidate this one was derived from (compressed variants)"),
     "compression": ("", "", "what was done to the parent model, if anything"),
     "status": ("", "", "measured, trained (not timed), failed or skipped"),
     "primary": ("", "higher/lower", "the primary quality metric on the test split (its name is in primary_metric)"),
@@ -54,6 +55,9 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "size_bytes": ("bytes", "lower", "saved artifact on disk, preprocessing included"),
     "gzip_bytes": ("bytes", "lower", "the artifact through gzip -9"),
     "params": ("count", "lower", "model weights, or tree nodes"),
+    "weight_bytes": ("bytes", "lower", "a network's weights as stored (packed bits, int8, fp16, compressed)"),
+    "nonzero_weights": ("count", "lower", "a network's weight entries that are not zero (pruning)"),
+    "teacher_agreement": ("fraction", "higher", "a distilled student's agreement with its teacher on the test rows"),
     "peak_predict_bytes": ("bytes", "lower", "extra memory at peak while predicting a batch"),
     "load_ms": ("ms", "lower", "load the artifact and answer one row (libraries already imported)"),
     "cold_start_ms": ("ms", "lower", "fresh process: interpreter, imports, load, first row"),
@@ -116,6 +120,8 @@ class CandidateResult:
         out: dict[str, Any] = {}
         if self.size:
             out.update(size_bytes=self.size.serialized_bytes, gzip_bytes=self.size.gzip_bytes, params=self.size.params)
+            if self.size.weight_bytes is not None:
+                out.update(weight_bytes=self.size.weight_bytes, nonzero_weights=self.size.nonzero_weights)
         if self.startup:
             out.update(
                 load_ms=self.startup.load_ms + self.startup.first_row_ms,
@@ -185,6 +191,7 @@ class Run:
                 "key": c.key,
                 "name": c.name,
                 "family": c.family,
+                "parent": c.parent,
                 "compression": c.compression,
                 "status": c.status,
                 "train_s": c.train_s,

@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +26,7 @@ import pandas as pd
 
 from advisor import _hardware
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
+from advisor._compress import teacher_agreement
 from advisor._data import Dataset, Split, load_dataset, split_dataset
 from advisor._encoder import TabularEncoder
 from advisor._errors import AdvisorError
@@ -102,13 +103,16 @@ def advise(
     max_bytes: int | None = None,
     registry: Registry | None = None,
     run_id: str | None = None,
+    precision_tolerance_pp: float | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
 
     Returns the `Run` (leaderboard, Pareto set, recommendation); it is also in the store and,
     with `out`, written to `out/results.json`. User mistakes raise `AdvisorError` subclasses.
     `registry` replaces the default catalog (see `load_candidates`); `run_id` lets a caller (the
-    app) know the id before the run starts (see `advisor.new_run_id`).
+    app) know the id before the run starts (see `advisor.new_run_id`); `precision_tolerance_pp`
+    is how much of the primary metric (percentage points, on the validation split) the
+    precision sweep may give up (default 0.5).
     """
     report = _Reporter(progress)
     stop = should_stop or (lambda: False)
@@ -140,6 +144,7 @@ def advise(
         "budget_s": budget_s,
         "seed": seed,
         "timing": asdict(timing),
+        "options": {"precision_tolerance_pp": precision_tolerance_pp} if precision_tolerance_pp is not None else {},
     }
     run = Run(
         run_id=run_id,
@@ -163,7 +168,9 @@ def advise(
     report("data", f"{dataset.task} task, {len(dataset.frame)} rows, primary metric {dataset.primary_metric}")
 
     try:
-        predictors = _train_all(run, specs, dataset, split, encoder, store, report, stop, budget_s, phases)
+        predictors = _train_all(
+            run, specs, dataset, split, encoder, store, report, stop, budget_s, phases, settings["options"]
+        )
         if predictors:
             _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases)
         run.status = "complete"
@@ -226,6 +233,7 @@ def _train_all(
     stop: Callable[[], bool],
     budget_s: float | None,
     phases: dict[str, float],
+    options: Mapping[str, Any],
 ) -> dict[str, Predictor]:
     t_phase = time.perf_counter()
     X_train, X_val = encoder.transform(split.X_train), encoder.transform(split.X_val)
@@ -240,6 +248,10 @@ def _train_all(
     n_classes = len(dataset.classes) if dataset.classes else 0
     artifacts = store.artifact_dir(run.run_id)
     predictors: dict[str, Predictor] = {}
+    models: dict[str, Any] = {}  # fitted models by key, for the entries derived from them
+    test_scores: dict[str, np.ndarray] = {}
+    cache: dict[Any, Any] = {}
+    specs_by_key = {s.key: s for s in specs}
     total = len(specs)
     for position, spec in enumerate(specs):
         result = run.candidates[position]
@@ -255,9 +267,15 @@ def _train_all(
             store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
             continue
         missing = spec.missing_requirements()
-        if missing:
-            result.status = "failed"
-            result.error = f"needs the package '{missing[0]}', which is not installed: pip install -r requirements.txt"
+        unavailable = [k for k in spec.depends_on if k not in models]
+        if missing or unavailable:
+            result.status = "failed" if missing else "skipped"
+            result.error = (
+                f"needs the package '{missing[0]}', which is not installed: pip install -r requirements.txt"
+                if missing
+                else f"needs '{unavailable[0]}', which was not trained in this run "
+                f"({run.candidate(unavailable[0]).status})"
+            )
             store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
             continue
         report(
@@ -287,10 +305,19 @@ def _train_all(
                 device=device if "torch" in spec.requires else "cpu",
                 report=epoch_report,
                 should_stop=stop,
+                primary_metric=dataset.primary_metric,
+                models=models,
+                specs=specs_by_key,
+                spec=spec,
+                options=dict(options),
+                cache=cache,
             )
             start = time.perf_counter()
             model = BUILDERS[spec.builder](spec.params, ctx)
             result.train_s = time.perf_counter() - start
+            result.notes.extend(getattr(model, "build_notes", []))
+            if getattr(model, "sweep_choice", None):
+                result.compression = f"sweep:{model.sweep_choice}"
             result.wall_s["train"] = result.train_s
             scored_at = time.perf_counter()
             result.train_device = getattr(model, "trained_on", "cpu")
@@ -309,10 +336,19 @@ def _train_all(
                 total=total,
             )
             scores = predictor.model.scores(encoder.transform(split.X_test))
+            extra = {}
+            teacher = spec.params.get("teacher") if spec.builder == "distill" else None
+            if teacher in test_scores:
+                extra["teacher_agreement"] = teacher_agreement(scores, test_scores[teacher], dataset.task)
             result.quality = measure_quality(
-                y_test, scores, dataset.task, dataset.primary_metric, n_classes, seed=split.seed
+                y_test, scores, dataset.task, dataset.primary_metric, n_classes, seed=split.seed, extra=extra
             )
-            result.size = measure_size(path.read_bytes(), predictor.param_count())
+            result.size = measure_size(
+                path.read_bytes(),
+                predictor.param_count(),
+                weight_bytes=model.stored_weight_bytes() if hasattr(model, "stored_weight_bytes") else None,
+                nonzero_weights=model.nonzero_weights() if hasattr(model, "nonzero_weights") else None,
+            )
             loaded, load_ms, first_ms = _load_warm(path, first_record)
             result.startup = StartupMeasurement(
                 load_ms=load_ms,
@@ -321,7 +357,7 @@ def _train_all(
                 cold_import_ms=None,
                 cold_load_ms=None,
                 cold_first_row_ms=None,
-                loaded_rss_bytes=None,
+                load_rss_bytes=None,
                 peak_predict_bytes=None,
                 peak_batch_rows=None,
                 method=(
@@ -332,6 +368,8 @@ def _train_all(
             result.status = "trained"
             result.wall_s["save_score_size_load"] = time.perf_counter() - scored_at
             predictors[spec.key] = loaded
+            models[spec.key] = model
+            test_scores[spec.key] = scores
         except Cancelled:
             raise
         except Exception as exc:  # a failing candidate is recorded with its reason and the run goes on
@@ -406,39 +444,43 @@ def _time_all(
     if stop():
         raise Cancelled()
 
+    for key in keys:
+        result = run.candidate(key)
+        result.latency = latency.get(key)
+        result.batches = single.get(key, {})
+        result.batches_multithread = multi.get(key, {})
+        result.status = "measured" if result.latency and result.batches else "trained"
+
     t_start = time.perf_counter()
-    rows_file = None
-    if config.cold_start:
+    over_budget = budget_s is not None and report.elapsed() > budget_s
+    if config.cold_start and not over_budget and not stop():
         handle = tempfile.NamedTemporaryFile(suffix=".joblib", delete=False)
         handle.close()
-        rows_file = handle.name
-        joblib.dump({"first": records[0], "batch": batches[sizes[-1]]}, rows_file)
-    try:
-        for done, key in enumerate(keys):
-            result = run.candidate(key)
-            result.latency = latency.get(key)
-            result.batches = single.get(key, {})
-            result.batches_multithread = multi.get(key, {})
-            over_budget = budget_s is not None and report.elapsed() > budget_s
-            if rows_file and not over_budget and not stop():
+        try:
+            joblib.dump({"first": records[0], "batch": batches[sizes[-1]]}, handle.name)
+            groups: dict[str, list[CandidateResult]] = {}
+            for key in keys:
+                groups.setdefault(run.candidate(key).runtime or "", []).append(run.candidate(key))
+            for done, (runtime, members) in enumerate(groups.items()):
                 report(
                     "startup",
-                    f"Cold start of {result.name} in a fresh process",
-                    candidate=key,
+                    f"Cold start of the {runtime} candidates in a fresh process",
                     phase="cold-start",
                     done=done,
-                    total=len(keys),
+                    total=len(groups),
                 )
                 cold_at = time.perf_counter()
-                result.startup = _cold_start(result, rows_file)
-                result.wall_s["cold_start"] = time.perf_counter() - cold_at
-            elif over_budget:
-                result.notes.append("cold start not measured: the time budget was spent")
-            result.status = "measured" if result.latency and result.batches else "trained"
-            store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
-    finally:
-        if rows_file:
-            os.unlink(rows_file)
+                _cold_start(runtime, members, handle.name)
+                for result in members:
+                    result.wall_s["cold_start_group"] = time.perf_counter() - cold_at
+        finally:
+            os.unlink(handle.name)
+    elif over_budget:
+        for key in keys:
+            run.candidate(key).notes.append("cold start not measured: the time budget was spent")
+    for key in keys:
+        result = run.candidate(key)
+        store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
     phases["startup_s"] = time.perf_counter() - t_start
 
 
@@ -446,52 +488,50 @@ def _position(run: Run, key: str) -> int:
     return [c.key for c in run.candidates].index(key)
 
 
-def _cold_start(result: CandidateResult, rows_file: str) -> StartupMeasurement | None:
-    assert result.startup is not None and result.artifact is not None
+def _cold_start(runtime: str, results: list[CandidateResult], rows_file: str) -> None:
+    """Fill each result's start-up figures from one fresh process per runtime (see `_coldstart`)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     project_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = project_root + os.pathsep + env.get("PYTHONPATH", "")
-    command = [
-        sys.executable,
-        "-m",
-        "advisor._coldstart",
-        result.artifact,
-        rows_file,
-        result.runtime or "",
-        repr(time.time()),
-    ]
+    artifacts = [r.artifact for r in results if r.artifact]
+    command = [sys.executable, "-m", "advisor._coldstart", rows_file, repr(time.time()), runtime, *artifacts]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=COLD_START_TIMEOUT_S, check=True
         )
         figures = json.loads(done.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError) as exc:
-        result.notes.append(f"cold start not measured: {type(exc).__name__}")
-        return result.startup
-    peak_method = (
-        "peak_predict_bytes: in that process, the larger of the peak-RSS rise (VmHWM reset through "
-        "/proc/self/clear_refs) and Python's tracemalloc peak while predicting the batch"
-        if figures["peak_rss_reset"]
-        else "peak_predict_bytes: tracemalloc peak while predicting the batch (numpy and Python "
-        "allocations only; the kernel's peak-RSS mark could not be reset here)"
-    )
-    return StartupMeasurement(
-        load_ms=result.startup.load_ms,
-        first_row_ms=result.startup.first_row_ms,
-        cold_start_ms=figures["start_s"] * 1e3,
-        cold_import_ms=figures["import_s"] * 1e3,
-        cold_load_ms=figures["load_s"] * 1e3,
-        cold_first_row_ms=figures["first_row_s"] * 1e3,
-        loaded_rss_bytes=figures["loaded_rss_bytes"],
-        peak_predict_bytes=figures["peak_predict_bytes"],
-        peak_batch_rows=figures["batch_rows"],
-        method=(
-            result.startup.method + "; cold_start_ms: a fresh Python process (1 thread) from spawn to the "
-            "first answer: interpreter start, imports (cold_import_ms), joblib.load (cold_load_ms) and "
-            f"the first row (cold_first_row_ms); loaded_rss_bytes: that process's resident memory after "
-            f"the first answer; {peak_method} of {figures['batch_rows']} rows"
-        ),
-    )
+        for result in results:
+            result.notes.append(f"cold start not measured: {type(exc).__name__}")
+        return
+    import_ms = figures["import_s"] * 1e3
+    for position, (result, own) in enumerate(zip(results, figures["artifacts"], strict=True)):
+        assert result.startup is not None
+        peak_method = (
+            "peak_predict_bytes: the larger of the peak-RSS rise (VmHWM reset through /proc/self/clear_refs) "
+            "and Python's tracemalloc peak while predicting the batch"
+            if own["peak_rss_reset"]
+            else "peak_predict_bytes: tracemalloc peak while predicting the batch (numpy and Python allocations "
+            "only; the kernel's peak-RSS mark could not be reset here)"
+        )
+        result.startup = replace(
+            result.startup,
+            cold_start_ms=import_ms + (own["load_s"] + own["first_row_s"]) * 1e3,
+            cold_import_ms=import_ms,
+            cold_load_ms=own["load_s"] * 1e3,
+            cold_first_row_ms=own["first_row_s"] * 1e3,
+            load_rss_bytes=own["load_rss_bytes"],
+            peak_predict_bytes=own["peak_predict_bytes"],
+            peak_batch_rows=own["batch_rows"],
+            method=(
+                result.startup.method + "; cold_start_ms: a fresh Python process (1 thread): interpreter start and "
+                f"imports for the {runtime} runtime (cold_import_ms, timed once per runtime from spawn), plus "
+                "this artifact's own joblib.load (cold_load_ms) and first row (cold_first_row_ms) in that "
+                f"process ({'the first' if position == 0 else f'number {position + 1}'} of {len(results)} "
+                "loaded there; the first also pays one-time library initialisation); load_rss_bytes: resident "
+                f"memory the load added; {peak_method} of {own['batch_rows']} rows"
+            ),
+        )
 
 
 def open_run(run: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> Run:

@@ -34,7 +34,7 @@ class TimingConfig:
     rounds: int = 10
     batch_sizes: tuple[int, ...] = (1, 16, 256, 4096)
     batch_rounds: int = 3
-    batch_min_seconds: float = 0.1
+    batch_min_seconds: float = 0.03
     batch_min_calls: int = 3
     batch_max_calls: int = 400
     threads: int = 1

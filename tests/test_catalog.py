@@ -38,12 +38,12 @@ def test_parent_must_exist_and_builder_must_be_known():
 def test_a_compressed_variant_is_just_another_entry(tmp_path: Path):
     text = (Path(load_candidates.__code__.co_filename).parent.parent / "catalog" / "candidates.toml").read_text()
     text += (
-        '\n[[candidate]]\nkey = "mlp-small"\nname = "Small MLP"\nfamily = "neural"\nbuilder = "torch_mlp"\n'
+        '\n[[candidate]]\nkey = "mlp-tiny"\nname = "Tiny MLP"\nfamily = "neural"\nbuilder = "torch_mlp"\n'
         'parent = "mlp"\ncompression = "narrow"\nparams = { hidden = [16] }\nrequires = ["torch"]\n'
     )
     (tmp_path / "c.toml").write_text(text)
     registry = load_candidates(tmp_path / "c.toml")
-    child = registry.get("mlp-small")
+    child = registry.get("mlp-tiny")
     assert child.parent == "mlp" and child.compression == "narrow" and child.params["hidden"] == [16]
 
 

