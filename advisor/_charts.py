@@ -35,7 +35,34 @@ FAMILY_COLOURS = {
     "boosting": "#ff7f0e",
     "neural": "#9467bd",
 }
-SYMBOLS = ["circle", "diamond", "square", "triangle-up", "cross", "star", "hexagon", "x", "triangle-down", "pentagon"]
+SYMBOL_OF_KIND = {
+    "none": "circle",
+    "precision": "diamond",
+    "pruning": "square",
+    "from scratch": "triangle-up",
+    "lossless": "hexagon",
+    "distilled": "star",
+    "other": "cross",
+}
+
+
+def compression_kind(compression: str) -> str:
+    """A compression label (int4-qat, prune-80-ft, ...) grouped into the kind its marker shape shows."""
+    if compression in ("none", "", None):
+        return "none"
+    if compression.startswith(("fp16", "bf16", "int8", "int4", "ternary", "binary", "precision", "sweep")):
+        return "precision"
+    if compression.startswith(("prune", "neurons")):
+        return "pruning"
+    if compression.startswith(("scratch", "low-rank")):
+        return "from scratch"
+    if compression in ("gzip", "huffman-int8"):
+        return "lossless"
+    if compression.startswith("distill"):
+        return "distilled"
+    return "other"
+
+
 HOVER_COLUMNS = (
     "primary",
     "p50_ms",
@@ -58,6 +85,7 @@ class ChartPoint(NamedTuple):
     name: str
     family: str
     compression: str
+    lineage: str  # the root of its parent chain: every variant of the MLP shares "mlp"
     x: float
     y: float
     pareto: bool  # on the front of all weighted metrics
@@ -124,6 +152,15 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
     values = np.array([[r[x], r[y]] for r in rows], dtype=float).reshape(-1, 2)
     losses = to_losses(values, [_direction(x, run) == "higher", _direction(y, run) == "higher"])
     front_mask = pareto_mask(losses) if len(rows) else np.zeros(0, dtype=bool)
+    parents = {c.key: c.parent for c in run.candidates}
+
+    def root(key: str) -> str:
+        seen = set()
+        while parents.get(key) and key not in seen:
+            seen.add(key)
+            key = parents[key]
+        return key
+
     points = []
     for row, on_front in zip(rows, front_mask, strict=True):
         hover_lines = [f"<b>{row['name']}</b> ({row['family']})"]
@@ -137,6 +174,7 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
                 name=row["name"],
                 family=row["family"],
                 compression=row["compression"] if isinstance(row.get("compression"), str) else "none",
+                lineage=root(row["key"]),
                 x=float(row[x]),
                 y=float(row[y]),
                 pareto=bool(row.get("pareto")),
@@ -153,7 +191,22 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and not isinstance(value, bool)
 
 
-def pareto_figure(data: ParetoData, selected: str | None = None) -> Any:
+LINEAGE_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+
+
+def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str = "family") -> Any:
+    """The chart: colour by family or by lineage (a model and all its compressed variants)."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -169,30 +222,46 @@ def pareto_figure(data: ParetoData, selected: str | None = None) -> Any:
                 hoverinfo="skip",
             )
         )
-    compressions = sorted({p.compression for p in data.points})
-    symbol_of = {c: SYMBOLS[i % len(SYMBOLS)] for i, c in enumerate(compressions)}
-    for family in sorted({p.family for p in data.points}):
-        members = [p for p in data.points if p.family == family]
+    groups = sorted({getattr(p, colour_by) for p in data.points})
+    lineage_colour = {g: LINEAGE_COLOURS[i % len(LINEAGE_COLOURS)] for i, g in enumerate(groups)}
+    for group in groups:
+        members = [p for p in data.points if getattr(p, colour_by) == group]
+        colour = FAMILY_COLOURS.get(group, "#17becf") if colour_by == "family" else lineage_colour[group]
         figure.add_trace(
             go.Scatter(
                 x=[p.x for p in members],
                 y=[p.y for p in members],
                 mode="markers+text",
-                name=family,
-                text=[p.key for p in members],
+                name=group,
+                # labels on the front, the recommendation and the selection; the rest on hover
+                text=[p.key if (p.pareto or p.recommended or p.key == selected) else "" for p in members],
                 textposition="top center",
                 customdata=[[p.key] for p in members],
                 hovertext=[p.hover for p in members],
                 hoverinfo="text",
                 marker={
                     "size": [20 if p.recommended else 13 for p in members],
-                    "color": FAMILY_COLOURS.get(family, "#17becf"),
-                    "symbol": [symbol_of[p.compression] + ("" if p.pareto else "-open") for p in members],
+                    "color": colour,
+                    "symbol": [
+                        SYMBOL_OF_KIND[compression_kind(p.compression)] + ("" if p.pareto else "-open") for p in members
+                    ],
                     "line": {
                         "width": [3 if p.key == selected else 1 for p in members],
                         "color": ["#d62728" if p.key == selected else "#333333" for p in members],
                     },
                 },
+            )
+        )
+    for kind in sorted({compression_kind(p.compression) for p in data.points}):
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=f"shape: {kind}",
+                marker={"symbol": SYMBOL_OF_KIND[kind], "color": "#666666", "size": 10},
+                legendgroup="shapes",
+                hoverinfo="skip",
             )
         )
     recommended = [p for p in data.points if p.recommended]
@@ -211,7 +280,7 @@ def pareto_figure(data: ParetoData, selected: str | None = None) -> Any:
         yaxis_title=data.y_label,
         height=480,
         margin={"t": 30},
-        legend_title_text="family (filled: on the Pareto front of the weighted metrics)",
+        legend_title_text=f"{colour_by}; shape: compression (filled: on the Pareto front of the weighted metrics)",
         clickmode="event+select",
     )
     figure.update_xaxes(type="log" if data.x_log else "linear")

@@ -98,6 +98,8 @@ class CandidateResult:
     batches_multithread: dict[int, BatchMeasurement] = field(default_factory=dict)
     size: SizeMeasurement | None = None
     startup: StartupMeasurement | None = None
+    gpu_latency: LatencyMeasurement | None = None  # the same protocol with the network on the GPU
+    gpu_batches: dict[int, BatchMeasurement] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
 
@@ -111,7 +113,8 @@ class CandidateResult:
         plain["latency"] = _load(LatencyMeasurement, data.get("latency"))
         plain["size"] = _load(SizeMeasurement, data.get("size"))
         plain["startup"] = _load(StartupMeasurement, data.get("startup"))
-        for name in ("batches", "batches_multithread"):
+        plain["gpu_latency"] = _load(LatencyMeasurement, data.get("gpu_latency"))
+        for name in ("batches", "batches_multithread", "gpu_batches"):
             plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
         return cls(**plain)
 
@@ -299,6 +302,13 @@ class Run:
                     for b, m in sorted(c.batches_multithread.items())
                 }
             metrics.update(c.footprint())
+            if c.gpu_latency or c.gpu_batches:
+                metrics["gpu"] = {
+                    "latency_ms": None
+                    if c.gpu_latency is None
+                    else {"p50": c.gpu_latency.p50_ms, "p95": c.gpu_latency.p95_ms, "p99": c.gpu_latency.p99_ms},
+                    "throughput_rps": {str(b): m.rows_per_s for b, m in sorted(c.gpu_batches.items())},
+                }
             if energy:
                 metrics["energy_j_per_1k"] = {
                     "value": energy.value,

@@ -440,6 +440,15 @@ def _time_all(
         )
         with pinned_threads(cpus, setters):
             multi = measure_batches(calls, {largest: batches[largest]}, config, threads=cpus, should_stop=stop)
+    gpu = run.hardware.get("gpu")
+    if gpu and not stop():
+        report("timing", f"Timing the neural candidates on the GPU ({gpu})", phase="gpu", total=len(keys))
+        on_gpu = time_on_device(predictors, records, batches, config, "cuda", gpu, stop)
+        for key, (gpu_latency, gpu_batches, note) in on_gpu.items():
+            result = run.candidate(key)
+            result.gpu_latency, result.gpu_batches = gpu_latency, gpu_batches
+            if note:
+                result.notes.append(note)
     phases["timing_s"] = time.perf_counter() - t_phase
     if stop():
         raise Cancelled()
@@ -482,6 +491,52 @@ def _time_all(
         result = run.candidate(key)
         store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
     phases["startup_s"] = time.perf_counter() - t_start
+
+
+def time_on_device(
+    predictors: Mapping[str, Predictor],
+    records: list[dict[str, Any]],
+    batches: Mapping[int, pd.DataFrame],
+    config: TimingConfig,
+    device: str,
+    device_name: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, tuple[Any, dict[int, Any], str | None]]:
+    """The torch candidates again with their network on `device`, by the same timer and protocol.
+
+    Preprocessing stays on the CPU (1 thread); each call copies the encoded rows to the device and
+    the answer back, as a deployment would. Candidates torch cannot move (int8) get a note instead.
+    """
+    moved: dict[str, Predictor] = {}
+    out: dict[str, tuple[Any, dict[int, Any], str | None]] = {}
+    for key, predictor in predictors.items():
+        if not hasattr(predictor.model, "on_device"):
+            continue
+        try:
+            model = predictor.model.on_device(device)
+        except ValueError as exc:
+            out[key] = (None, {}, f"not measured on {device_name}: {exc}")
+            continue
+        moved[key] = Predictor(
+            predictor.encoder,
+            model,
+            predictor.task,
+            predictor.target,
+            None if predictor.classes is None else list(predictor.classes),
+            key,
+            predictor.name,
+        )
+    if not moved:
+        return out
+    calls = {k: p.predict for k, p in moved.items()}
+    label = f"on {device_name}: network on the device, preprocessing on the CPU, rows copied over and back"
+    with pinned_threads(config.threads, [p.set_threads for p in moved.values()]):
+        latency = measure_single_row(calls, records, config, input_form=f"one dict ({label})", should_stop=stop)
+        per_batch = measure_batches(calls, batches, config, threads=config.threads, should_stop=stop)
+    for key in moved:
+        figures = {b: replace(m, method=f"{label}; {m.method}") for b, m in per_batch.get(key, {}).items()}
+        out[key] = (latency.get(key), figures, None)
+    return out
 
 
 def _position(run: Run, key: str) -> int:

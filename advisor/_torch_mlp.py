@@ -94,14 +94,26 @@ class TorchModel:
     def dtype(self) -> Any:
         return next(self.network.parameters(), None).dtype if list(self.network.parameters()) else None
 
+    device = "cpu"
+
+    def on_device(self, device: str) -> TorchModel:
+        """A copy whose network runs on `device` (e.g. "cuda"); inputs and outputs stay numpy on the CPU.
+        The int8 form is CPU-only in torch, so it raises for CUDA."""
+        if self.codec == "int8" and device != "cpu":
+            raise ValueError("torch's dynamic int8 quantisation runs on the CPU only")
+        moved = copy.copy(self)
+        moved.network = copy.deepcopy(self.network).to(device)
+        moved.device = device
+        return moved
+
     def scores(self, X: np.ndarray) -> np.ndarray:
         torch = require_torch()
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+            x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
             dtype = self.dtype
             if dtype is not None and dtype != torch.float32:
                 x = x.to(dtype)
-            out = self.network(x).float()
+            out = self.network(x).float().cpu()
             if self.task == "regression":
                 return out[:, 0].numpy().astype(np.float64) * self.y_std + self.y_mean
             return torch.softmax(out, dim=1).numpy().astype(np.float64)

@@ -259,3 +259,28 @@ def test_cli_run_then_show(tmp_path: Path):
     )
     report = _cli("report", str(out), "--html", str(tmp_path / "r.html"), home=tmp_path / "home")
     assert report.returncode == 0 and (tmp_path / "r.html").stat().st_size > 3_000_000
+
+
+def test_device_timing_path_and_int8_stays_on_the_cpu(tmp_path: Path):
+    from advisor._run import time_on_device
+
+    run = advise(
+        DATA / "penguins.csv", "species", store=tmp_path, timing=QUICK_TIMING, candidates=["linear", "mlp", "mlp-int8"]
+    )
+    predictors = {k: advisor.load_predictor(run.candidate(k).artifact) for k in ("linear", "mlp", "mlp-int8")}
+    frame = advisor.load_table(DATA / "penguins.csv")[0].drop(columns=["species"])
+    out = time_on_device(
+        predictors,
+        frame.head(20).to_dict("records"),
+        {16: frame.head(16)},
+        QUICK_TIMING,
+        "cpu",
+        "the CPU, standing in for a GPU",
+    )
+    assert "linear" not in out  # only networks move
+    latency, batches, note = out["mlp"]
+    assert latency.p50_ms > 0 and batches[16].rows_per_s > 0 and note is None
+    assert "standing in for a GPU" in batches[16].method
+    with pytest.raises(ValueError, match="CPU only"):
+        predictors["mlp-int8"].model.on_device("cuda")
+    assert run.hardware["gpu"] or "no CUDA GPU" in run.hardware["gpu_note"]

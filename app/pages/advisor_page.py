@@ -194,13 +194,21 @@ with st.container(border=True):
 
 axis_names = {k: advisor.AXES[k][0] for k in advisor.AXES}
 axis_names["primary"] = f"{run.primary_metric} (quality)"
-a1, a2 = st.columns(2)
+a1, a2, a3 = st.columns([2, 2, 1])
 with a1:
     x_axis = st.selectbox(
         "x axis", list(axis_names), index=list(axis_names).index("p99_ms"), format_func=axis_names.get, key="x_axis"
     )
 with a2:
     y_axis = st.selectbox("y axis", list(axis_names), index=0, format_func=axis_names.get, key="y_axis")
+with a3:
+    colour_by = st.radio(
+        "Colour by",
+        ["family", "lineage"],
+        key="colour_by",
+        horizontal=True,
+        help="Lineage groups a model with all its compressed variants.",
+    )
 
 keys = [c.key for c in run.candidates]
 clicked = advisor.selected_key(st.session_state.get("pareto_chart"))
@@ -212,7 +220,7 @@ if st.session_state.get("selected") not in keys:
 selected = st.session_state["selected"]
 chart = advisor.pareto_data(run, x_axis, y_axis)
 st.plotly_chart(
-    advisor.pareto_figure(chart, selected=selected),
+    advisor.pareto_figure(chart, selected=selected, colour_by=colour_by),
     key="pareto_chart",
     on_select="rerun",
     selection_mode="points",
@@ -236,11 +244,28 @@ st.plotly_chart(advisor.batch_figure(advisor.batch_data(run)), key="batch_chart"
 
 st.subheader("CPU and GPU")
 hardware = run.hardware
-if hardware.get("gpu"):
+on_gpu = [c for c in run.candidates if c.gpu_latency or c.gpu_batches]
+if on_gpu:
     st.write(
-        f"GPU used for training the neural nets: **{ui.md(hardware['gpu'])}**; "
-        + ", ".join(f"{c.key}: trained on {c.train_device}" for c in run.candidates if c.train_device)
+        f"The neural candidates were also timed with their network on **{ui.md(hardware['gpu'])}** "
+        "(preprocessing on the CPU, rows copied over and back on every call):"
     )
+    rows = []
+    for c in on_gpu:
+        largest = max(c.gpu_batches) if c.gpu_batches else None
+        rows.append(
+            {
+                "key": c.key,
+                "CPU p50 ms (1 row)": c.latency.p50_ms if c.latency else None,
+                "GPU p50 ms (1 row)": c.gpu_latency.p50_ms if c.gpu_latency else None,
+                "batch": largest,
+                "CPU rows/s": c.batches[largest].rows_per_s if largest in c.batches else None,
+                "GPU rows/s": c.gpu_batches[largest].rows_per_s if largest else None,
+            }
+        )
+    st.dataframe(rows, hide_index=True)
+elif hardware.get("gpu"):
+    st.info(f"GPU {hardware['gpu']} was present but no candidate was timed on it.")
 else:
     st.info(
         f"No GPU was available: {hardware.get('gpu_note')}. CPU: {hardware.get('cpu_model')}, "
