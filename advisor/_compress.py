@@ -23,7 +23,9 @@ from advisor._torch_mlp import TorchModel, fit, linear_layers, make_network, req
 
 LADDER = ("fp16", "bf16", "int8", "int4", "ternary", "binary")
 QAT_SCHEMES = {"int4": "int4", "ternary": "ternary", "binary": "binary", "int8": "int8"}
-FINE_TUNE = {"epochs": 5, "learning_rate": 5e-4, "patience": 2}
+# Fine-tunes run at least `min_steps` optimiser steps (a few epochs on a large set, more on a
+# small one), with early stopping on the validation split.
+FINE_TUNE = {"epochs": 5, "learning_rate": 1e-3, "patience": 3, "min_steps": 400, "max_epochs": 60}
 
 
 def _parent_network(ctx: TrainContext) -> TorchModel:
@@ -42,8 +44,12 @@ def _derived(
 
 
 def _fine_tune(network: Any, ctx: TrainContext, params: Mapping[str, Any], **kw: Any) -> Any:
-    settings = {**FINE_TUNE, **{k: params[k] for k in ("epochs", "learning_rate", "patience") if k in params}}
-    network, _, _ = fit(network, ctx, **settings, **kw)
+    settings = {**FINE_TUNE, **{k: params[k] for k in FINE_TUNE if k in params}}
+    steps_per_epoch = -(-len(ctx.y_train) // 256)
+    epochs = min(settings["max_epochs"], max(settings["epochs"], -(-settings["min_steps"] // steps_per_epoch)))
+    network, _, _ = fit(
+        network, ctx, epochs=epochs, learning_rate=settings["learning_rate"], patience=settings["patience"], **kw
+    )
     return network
 
 
@@ -61,8 +67,8 @@ def build_low_precision(params: Mapping[str, Any], ctx: TrainContext) -> FittedM
         scheme = QAT_SCHEMES[codec]
         network = _fine_tune(network, ctx, params, weight_transform=lambda w: fake_quantize(w, scheme))
         notes.append(
-            f"quantisation-aware fine-tune: up to {params.get('epochs', FINE_TUNE['epochs'])} epochs "
-            f"through the {codec} quantiser (straight-through gradient), early stopping on validation"
+            f"quantisation-aware fine-tune through the {codec} quantiser (straight-through gradient): at least "
+            f"{FINE_TUNE['min_steps']} steps or {FINE_TUNE['epochs']} epochs, early stopping on validation"
         )
     return _derived(parent, network, parent.architecture, codec, notes)
 
