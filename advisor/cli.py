@@ -38,8 +38,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", type=float, help="time budget in seconds; later candidates are skipped past it")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99): for a first look only")
-    run.add_argument("--precision-tolerance", type=float, metavar="PP",
-                     help="how many percentage points of the primary metric the precision sweep may lose (0.5)")
+    run.add_argument(
+        "--precision-tolerance",
+        type=float,
+        metavar="PP",
+        help="how many percentage points of the primary metric the precision sweep may lose (0.5)",
+    )
     run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
 
     show = commands.add_parser("show", help="reprint a saved run, optionally re-ranked")

@@ -228,6 +228,7 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         except AssertionError:
             other.screenshot(path=shots / "07-FAILED-shared-link.png", full_page=True)
             raise
+        _idle(other)
         other.get_by_text("Recommended:").first.scroll_into_view_if_needed()
         other.screenshot(path=shots / "07-shared-link-fresh-context.png")
 

@@ -35,6 +35,13 @@ if upload is not None:
 else:
     raw, name = ui.SAMPLE.read_bytes(), ui.SAMPLE.name
     st.info(f"Using the bundled sample **{ui.md(name)}** (Titanic passengers). Upload a file to use your own.")
+    shown = ui.open_run(run_id) if run_id else None
+    if shown is not None:
+        st.info(
+            f"The results below are run {run_id}, made on **{ui.md(shown.dataset['name'])}** "
+            f"({shown.dataset['rows']:,} rows, target **{ui.md(shown.dataset['target'])}**); the data section "
+            "shows the sample until you upload a file for a new run."
+        )
 
 try:
     frame = ui.read_table(raw, name)
