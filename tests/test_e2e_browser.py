@@ -182,6 +182,7 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         expect(page.get_by_text("Recommended:").first).to_be_visible(timeout=300_000)
         _idle(page)
         run_id = re.search(r"run=([A-Za-z0-9_-]+)", page.url).group(1)
+        recommended = page.get_by_text("Recommended:").first.inner_text()
         assert advisor.is_run_id(run_id)
         page.get_by_text("Recommended:").first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "04-results.png")
@@ -229,6 +230,10 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
             other.screenshot(path=shots / "07-FAILED-shared-link.png", full_page=True)
             raise
         _idle(other)
+        expect(other.get_by_text(f"The results below are run {run_id}")).to_be_visible()
+        assert other.get_by_text("Recommended:").first.inner_text() == recommended  # the same run, the same pick
+        expect(other.get_by_role("button", name="Run the advisor")).to_be_visible()  # widgets drawn, not placeholders
+        expect(other.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_attached()
         other.get_by_text("Recommended:").first.scroll_into_view_if_needed()
         other.screenshot(path=shots / "07-shared-link-fresh-context.png")
 
