@@ -10,10 +10,11 @@ A plain library (it never imports streamlit). The surface:
     predictor.predict({"island": "Biscoe", ...})
 """
 
+from advisor._artifact import Artifact, ArtifactError, export, load_artifact
 from advisor._catalog import METRICS, CandidateSpec, Registry, TargetProfile, get_target, load_candidates, load_targets
 from advisor._charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
 from advisor._data import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
-from advisor._errors import AdvisorError, ConfigError, DataError, RunNotFound
+from advisor._errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
 from advisor._measure import HIGHER_IS_BETTER
 from advisor._pareto import Recommendation, pareto_mask, parse_limits, parse_priorities, recommend, to_losses
 from advisor._predictor import Predictor, load_predictor
@@ -32,11 +33,14 @@ __all__ = [
     "METRICS",
     "QUICK_TIMING",
     "AdvisorError",
+    "Artifact",
+    "ArtifactError",
     "CandidateResult",
     "CandidateSpec",
     "ConfigError",
     "DataError",
     "Dataset",
+    "InputSchemaError",
     "Predictor",
     "ProgressEvent",
     "Recommendation",
@@ -50,10 +54,12 @@ __all__ = [
     "batch_data",
     "batch_figure",
     "build_report",
+    "export",
     "get_target",
     "guess_target",
     "inspect_table",
     "is_run_id",
+    "load_artifact",
     "load_candidates",
     "load_dataset",
     "load_predictor",

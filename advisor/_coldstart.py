@@ -23,7 +23,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     import joblib
 
     from advisor import _hardware
-    from advisor._predictor import load_predictor
+    from advisor._artifact import load_artifact
 
     for part in runtime.split("+"):
         if part in RUNTIME_MODULES:
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     for artifact in artifacts:
         before_load_rss = _hardware.rss_bytes()
         start = time.perf_counter()
-        predictor = load_predictor(artifact)
+        predictor = load_artifact(artifact)  # digests checked, then unpickled
         predictor.set_threads(1)
         loaded = time.perf_counter()
         predictor.predict(rows["first"])

@@ -7,6 +7,7 @@ predictions out, preprocessing included.
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ class Predictor:
         self.key = key
         self.name = name
         self.artifact_version = ARTIFACT_VERSION
+        # The fast single-row path (see `_fast`) is used only once checked against the batch path.
+        self.fast_single_row = False
+        self.fast_path_check: dict[str, Any] | None = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -50,25 +54,93 @@ class Predictor:
     def runtime(self) -> str:
         return self.model.runtime
 
+    def scores(self, rows: Any) -> np.ndarray:
+        """Probabilities (n, classes) or values (n,): one dict takes the fast path once verified."""
+        if getattr(self, "fast_single_row", False) and isinstance(rows, Mapping):
+            return self._record_scores(rows)
+        return self.model.scores(self.encoder.transform(rows))
+
     def predict_proba(self, rows: Any) -> np.ndarray:
         """Class probabilities, columns in the order of `classes`."""
         if self.task == "regression":
             raise AdvisorError("predict_proba is for classification; this predictor does regression, use predict.")
-        return self.model.scores(self.encoder.transform(rows))
+        return self.scores(rows)
 
     def predict(self, rows: Any) -> np.ndarray:
         """Predicted labels (classification) or values (regression), one per row."""
-        scores = self.model.scores(self.encoder.transform(rows))
+        scores = self.scores(rows)
         if self.task == "regression":
             return scores
         assert self.classes is not None
         return self.classes[np.argmax(scores, axis=1)]
+
+    def _compiled(self) -> tuple[Any, Any]:
+        compiled = self.__dict__.get("_compiled_paths")
+        if compiled is None:
+            from advisor._fast import FastEncoder, compile_model
+
+            compiled = self.__dict__["_compiled_paths"] = (FastEncoder(self.encoder), compile_model(self.model))
+        return compiled
+
+    def _record_scores(self, record: Mapping[str, Any]) -> np.ndarray:
+        absent = [c for c in self.encoder.columns_ if c not in record]
+        if absent:
+            self.encoder.transform(record)  # raises the one-sentence schema error
+        encode, scorer = self._compiled()
+        x = encode(record)
+        if scorer is None:
+            return self.model.scores(x[None, :])
+        out = scorer(x)
+        return out[:1].astype(np.float64) if self.task == "regression" else out[None, :].astype(np.float64)
+
+    def verify_fast_path(self, rows: Any, tolerance: float = 1e-6) -> dict[str, Any]:
+        """Turn on the fast single-row path if, on these rows (a DataFrame), it gives what the
+        batch path gives for each row alone: same labels, scores within `tolerance` (relative to
+        the score scale for regression)."""
+        encoded = self.encoder.transform(rows)
+        reference = [self.model.scores(encoded[i : i + 1]) for i in range(len(encoded))]
+        records = rows.to_dict(orient="records")
+        check: dict[str, Any] = {
+            "rows_checked": len(records),
+            "tolerance": tolerance,
+            "encoder": "plain Python on the record",
+        }
+        try:
+            singles = [self._record_scores(r) for r in records]
+            joined = np.concatenate if self.task == "regression" else np.vstack
+            fast, batch = joined(singles), joined(reference)
+            scale = max(1.0, float(np.abs(batch).max())) if self.task == "regression" else 1.0
+            difference = float(np.abs(fast - batch).max()) / scale
+            same_labels = self.task == "regression" or bool((fast.argmax(axis=1) == batch.argmax(axis=1)).all())
+            check.update(
+                max_relative_difference=difference,
+                same_labels=same_labels,
+                enabled=difference <= tolerance and same_labels,
+            )
+        except Exception as exc:  # a fast form that cannot score is simply not used
+            check.update(enabled=False, error=f"{type(exc).__name__}: {exc}")
+        check["model"] = "numpy" if self._compiled()[1] is not None else f"{self.model.runtime} on one encoded row"
+        self.fast_single_row = bool(check["enabled"])
+        self.fast_path_check = check
+        return check
 
     def set_threads(self, threads: int) -> None:
         self.model.set_threads(threads)
 
     def param_count(self) -> int:
         return self.model.param_count()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_compiled_paths"}  # rebuilt on first use
+
+    def to_bytes(self) -> bytes:
+        """The predictor as joblib bytes (what an artifact's predictor.joblib holds)."""
+        import io
+
+        self.saved_with = {"python": platform.python_version(), "numpy": np.__version__}
+        buffer = io.BytesIO()
+        joblib.dump(self, buffer, compress=0)
+        return buffer.getvalue()
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -79,8 +151,13 @@ class Predictor:
 
 
 def load_predictor(path: str | Path) -> Predictor:
-    """Load a predictor saved by the advisor (a joblib file: only load files you trust)."""
+    """The predictor in an exported artifact (.zip, verified first), or in a joblib file saved by the
+    advisor (only load files you trust: a pickle runs code)."""
     path = Path(path)
+    if path.suffix == ".zip":
+        from advisor._artifact import load_artifact
+
+        return load_artifact(path).predictor
     if not path.is_file():
         raise AdvisorError(f"Artifact '{path}' does not exist; check the path or re-run the advisor.")
     predictor = joblib.load(path)

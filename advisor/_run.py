@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from advisor import _hardware
+from advisor._artifact import Artifact, load_artifact, write_artifact
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
 from advisor._compress import teacher_agreement
 from advisor._data import Dataset, Split, load_dataset, split_dataset
@@ -33,12 +34,13 @@ from advisor._errors import AdvisorError
 from advisor._measure import StartupMeasurement, measure_quality, measure_size
 from advisor._models import BUILDERS, TrainContext
 from advisor._pareto import parse_limits, parse_priorities
-from advisor._predictor import Predictor, load_predictor
+from advisor._predictor import Predictor
 from advisor._results import CandidateResult, Run
 from advisor._store import Store, new_run_id
 from advisor._timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
 
 SINGLE_ROW_INPUTS = 200
+FAST_PATH_CHECK_ROWS = 50
 COLD_START_TIMEOUT_S = 120
 
 
@@ -167,9 +169,10 @@ def advise(
     store.create_run(run_id, _header(run))
     report("data", f"{dataset.task} task, {len(dataset.frame)} rows, primary metric {dataset.primary_metric}")
 
+    stored: dict[str, tuple[bytes, Predictor]] = {}  # each artifact's predictor, to rewrite with final figures
     try:
         predictors = _train_all(
-            run, specs, dataset, split, encoder, store, report, stop, budget_s, phases, settings["options"]
+            run, specs, dataset, split, encoder, store, report, stop, budget_s, phases, settings["options"], stored
         )
         if predictors:
             _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases)
@@ -185,6 +188,7 @@ def advise(
     run.phases_s = phases
     report("rank", "Ranking")
     run.rank()
+    _refresh_artifacts(run, stored)
     store.update_header(run_id, _header(run))
     store.finish_run(run_id, run.status, _ranking(run))
     if out is not None:
@@ -234,7 +238,8 @@ def _train_all(
     budget_s: float | None,
     phases: dict[str, float],
     options: Mapping[str, Any],
-) -> dict[str, Predictor]:
+    stored: dict[str, tuple[bytes, Predictor]],
+) -> dict[str, Artifact]:
     t_phase = time.perf_counter()
     X_train, X_val = encoder.transform(split.X_train), encoder.transform(split.X_val)
     y_train, y_val = _encode_target(dataset, split.y_train), _encode_target(dataset, split.y_val)
@@ -247,7 +252,7 @@ def _train_all(
         device = "cuda" if cuda_device() else "cpu"
     n_classes = len(dataset.classes) if dataset.classes else 0
     artifacts = store.artifact_dir(run.run_id)
-    predictors: dict[str, Predictor] = {}
+    predictors: dict[str, Artifact] = {}  # loaded back from disk: what is timed is what is deployed
     models: dict[str, Any] = {}  # fitted models by key, for the entries derived from them
     test_scores: dict[str, np.ndarray] = {}
     cache: dict[Any, Any] = {}
@@ -325,8 +330,10 @@ def _train_all(
             if stop():
                 raise Cancelled()
             predictor = Predictor(encoder, model, dataset.task, dataset.target, dataset.classes, spec.key, spec.name)
-            path = predictor.save(artifacts / f"{spec.key}.joblib")
-            result.artifact = str(path)
+            check = predictor.verify_fast_path(split.X_test.head(FAST_PATH_CHECK_ROWS))
+            result.notes.append(_fast_path_note(check))
+            predictor_bytes = predictor.to_bytes()
+            path = artifacts / f"{spec.key}.zip"
             report(
                 "train",
                 f"Scoring {spec.name} on the test split",
@@ -343,8 +350,11 @@ def _train_all(
             result.quality = measure_quality(
                 y_test, scores, dataset.task, dataset.primary_metric, n_classes, seed=split.seed, extra=extra
             )
+            write_artifact(path, predictor_bytes, predictor, _artifact_metrics(run, result))
+            result.artifact = str(path)
+            stored[spec.key] = (predictor_bytes, predictor)
             result.size = measure_size(
-                path.read_bytes(),
+                predictor_bytes,
                 predictor.param_count(),
                 weight_bytes=model.stored_weight_bytes() if hasattr(model, "stored_weight_bytes") else None,
                 nonzero_weights=model.nonzero_weights() if hasattr(model, "nonzero_weights") else None,
@@ -361,8 +371,9 @@ def _train_all(
                 peak_predict_bytes=None,
                 peak_batch_rows=None,
                 method=(
-                    "load_ms: joblib.load of the artifact plus the first prediction of one row, in this "
-                    "process with its libraries already imported (median of 3; file in the page cache)"
+                    "load_ms: load_artifact (SHA-256 check of every file, then joblib.load) plus the first "
+                    "prediction of one row, in this process with its libraries already imported (median of 3; "
+                    "file in the page cache)"
                 ),
             )
             result.status = "trained"
@@ -389,18 +400,52 @@ def _train_all(
     return predictors
 
 
-def _load_warm(path: Path, record: dict[str, Any]) -> tuple[Predictor, float, float]:
+def _fast_path_note(check: dict[str, Any]) -> str:
+    if check.get("enabled"):
+        return (
+            f"single records take the fast path (encoder in plain Python, model: {check['model']}); it matched "
+            f"the batch path on {check['rows_checked']} test rows, max relative difference "
+            f"{check['max_relative_difference']:.1e}"
+        )
+    reason = check.get("error") or f"max relative difference {check.get('max_relative_difference', float('nan')):.1e}"
+    return f"single records use the batch path: the fast path did not match it ({reason})"
+
+
+def _load_warm(path: Path, record: dict[str, Any]) -> tuple[Artifact, float, float]:
     loads, firsts = [], []
-    predictor = None
+    artifact = None
     for _ in range(3):
         start = time.perf_counter()
-        predictor = load_predictor(path)
+        artifact = load_artifact(path)
         loaded = time.perf_counter()
-        predictor.predict(record)
+        artifact.predict(record)
         loads.append(loaded - start)
         firsts.append(time.perf_counter() - loaded)
-    assert predictor is not None
-    return predictor, float(np.median(loads) * 1e3), float(np.median(firsts) * 1e3)
+    assert artifact is not None
+    return artifact, float(np.median(loads) * 1e3), float(np.median(firsts) * 1e3)
+
+
+def _artifact_metrics(run: Run, result: CandidateResult) -> dict[str, Any]:
+    """What an artifact says about itself: its measurements and where they come from."""
+    return {
+        "run": {
+            "run_id": run.run_id,
+            "dataset": run.dataset,
+            "split": run.split,
+            "hardware": run.hardware,
+            "profile": run.profile.key,
+            "primary_metric": run.primary_metric,
+        },
+        "candidate": result.to_dict(),
+    }
+
+
+def _refresh_artifacts(run: Run, stored: Mapping[str, tuple[bytes, Predictor]]) -> None:
+    """Rewrite each artifact with its final measurements (the predictor bytes do not change)."""
+    for key, (predictor_bytes, predictor) in stored.items():
+        result = run.candidate(key)
+        if result.artifact:
+            write_artifact(result.artifact, predictor_bytes, predictor, _artifact_metrics(run, result))
 
 
 def _time_all(
@@ -494,7 +539,7 @@ def _time_all(
 
 
 def time_on_device(
-    predictors: Mapping[str, Predictor],
+    predictors: Mapping[str, Artifact | Predictor],
     records: list[dict[str, Any]],
     batches: Mapping[int, pd.DataFrame],
     config: TimingConfig,
@@ -509,7 +554,8 @@ def time_on_device(
     """
     moved: dict[str, Predictor] = {}
     out: dict[str, tuple[Any, dict[int, Any], str | None]] = {}
-    for key, predictor in predictors.items():
+    for key, loaded in predictors.items():
+        predictor = loaded.predictor if isinstance(loaded, Artifact) else loaded
         if not hasattr(predictor.model, "on_device"):
             continue
         try:
@@ -526,6 +572,7 @@ def time_on_device(
             key,
             predictor.name,
         )
+        moved[key].fast_single_row = predictor.fast_single_row  # the record encoder; the network on the device
     if not moved:
         return out
     calls = {k: p.predict for k, p in moved.items()}
@@ -581,7 +628,8 @@ def _cold_start(runtime: str, results: list[CandidateResult], rows_file: str) ->
             method=(
                 result.startup.method + "; cold_start_ms: a fresh Python process (1 thread): interpreter start and "
                 f"imports for the {runtime} runtime (cold_import_ms, timed once per runtime from spawn), plus "
-                "this artifact's own joblib.load (cold_load_ms) and first row (cold_first_row_ms) in that "
+                "this artifact's own load_artifact (digest check and joblib.load: cold_load_ms) and first row "
+                "(cold_first_row_ms) in that "
                 f"process ({'the first' if position == 0 else f'number {position + 1}'} of {len(results)} "
                 "loaded there; the first also pays one-time library initialisation); load_rss_bytes: resident "
                 f"memory the load added; {peak_method} of {own['batch_rows']} rows"

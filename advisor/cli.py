@@ -52,6 +52,14 @@ def _build_parser() -> argparse.ArgumentParser:
     show.add_argument("--store", help="run store folder")
     show.add_argument("--methods", action="store_true", help="also print how every figure was measured")
 
+    export = commands.add_parser("export", help="write a candidate as a deployable, verified artifact (.zip)")
+    export.add_argument("run", help="a run id, an --out folder, or a results.json file")
+    export.add_argument(
+        "candidate", help="the candidate's key, e.g. lightgbm (default: the recommended one)", nargs="?"
+    )
+    export.add_argument("--out", required=True, help="the artifact to write, e.g. model.zip")
+    export.add_argument("--store", help="run store folder")
+
     report = commands.add_parser("report", help="write the self-contained HTML report of a run")
     report.add_argument("run", help="a run id, an --out folder, or a results.json file")
     report.add_argument("--html", required=True, help="where to write the report, e.g. report.html")
@@ -295,6 +303,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             profile = _profile(args) if (args.profile or args.target_set) else None
             run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile)
         print(render(run, methods=args.methods))
+        return 0
+    if args.command == "export":
+        run = advisor.open_run(args.run, store=args.store)
+        key = args.candidate or (run.recommendation.key if run.recommendation else None)
+        if key is None:
+            raise advisor.ConfigError("This run recommends no candidate; name the one to export.")
+        path = advisor.export(run, key, args.out)
+        print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
+        print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
         return 0
     if args.command == "report":
         from pathlib import Path

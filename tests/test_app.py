@@ -121,13 +121,13 @@ def test_full_flow_run_select_rerank_export_and_reopen():
         "5. Export and share",
     ]
     labels = [d.label for d in at.get("download_button")]
-    assert any(label.endswith(".joblib") for label in labels) and any("report" in label for label in labels)
+    assert any(label.endswith(".zip") for label in labels) and any("report" in label for label in labels)
 
     # a click on the chart arrives as a dict, customdata in either shape
     at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": {"0": "tree"}}]}}
     at.run()
     assert at.selectbox(key="selected").value == "tree"
-    assert any("Download tree.joblib" == d.label for d in at.get("download_button"))
+    assert any("Download tree.zip" == d.label for d in at.get("download_button"))
     at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": ["linear"]}]}}
     at.run()
     assert at.selectbox(key="selected").value == "linear"

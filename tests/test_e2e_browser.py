@@ -195,18 +195,18 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         assert point, "the tree candidate is not on the chart"
         page.mouse.click(point["x"], point["y"])
         _idle(page)
-        download_tree = page.get_by_role("button", name="Download tree.joblib")
+        download_tree = page.get_by_role("button", name="Download tree.zip")
         expect(download_tree).to_be_visible()
         page.get_by_text("4. The selected candidate").scroll_into_view_if_needed()
         page.screenshot(path=shots / "05-point-selected.png")
 
         with page.expect_download() as artifact_download:
             download_tree.click()
-        artifact = shots / "tree.joblib"
+        artifact = shots / "tree.zip"
         artifact_download.value.save_as(artifact)
-        predictor = advisor.load_predictor(artifact)
+        model = advisor.load_artifact(artifact)  # digests checked
         rows = advisor.load_table(DATA / "penguins.csv")[0].head(5).assign(**{HOSTILE_COLUMN: "same"})
-        assert set(predictor.predict(rows)) <= {"Adelie", "Chinstrap", "Gentoo"}
+        assert set(model.predict(rows)) <= {"Adelie", "Chinstrap", "Gentoo"}
 
         _idle(page)
         with page.expect_download() as report_download:

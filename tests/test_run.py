@@ -267,7 +267,7 @@ def test_device_timing_path_and_int8_stays_on_the_cpu(tmp_path: Path):
     run = advise(
         DATA / "penguins.csv", "species", store=tmp_path, timing=QUICK_TIMING, candidates=["linear", "mlp", "mlp-int8"]
     )
-    predictors = {k: advisor.load_predictor(run.candidate(k).artifact) for k in ("linear", "mlp", "mlp-int8")}
+    predictors = {k: advisor.load_artifact(run.candidate(k).artifact) for k in ("linear", "mlp", "mlp-int8")}
     frame = advisor.load_table(DATA / "penguins.csv")[0].drop(columns=["species"])
     out = time_on_device(
         predictors,
@@ -282,5 +282,5 @@ def test_device_timing_path_and_int8_stays_on_the_cpu(tmp_path: Path):
     assert latency.p50_ms > 0 and batches[16].rows_per_s > 0 and note is None
     assert "standing in for a GPU" in batches[16].method
     with pytest.raises(ValueError, match="CPU only"):
-        predictors["mlp-int8"].model.on_device("cuda")
+        predictors["mlp-int8"].predictor.model.on_device("cuda")
     assert run.hardware["gpu"] or "no CUDA GPU" in run.hardware["gpu_note"]

@@ -318,24 +318,28 @@ with e1:
         artifact = Path(candidate.artifact)
         if artifact.is_file():
             st.download_button(
-                f"Download {candidate.key}.joblib",
+                f"Download {candidate.key}.zip",
                 data=artifact.read_bytes(),
-                file_name=f"{candidate.key}.joblib",
-                mime="application/octet-stream",
+                file_name=f"{candidate.key}.zip",
+                mime="application/zip",
                 key="download_artifact",
                 on_click="ignore",
             )
-            example = run.dataset["columns"][0]["name"] if run.dataset["columns"] else "column"
+            used = [
+                c["name"] for c in run.dataset["columns"] if c["role"] in ("numeric", "categorical", "text", "datetime")
+            ]
+            example = used[0] if used else "column"
+            st.caption(
+                "One file: the model and its preprocessing, the input schema, the measured figures with "
+                "their methods, library versions, a model card and SHA-256 digests that are checked on load."
+            )
             st.code(
                 "# pip install -r requirements.txt, with this project's advisor package importable\n"
                 "import advisor\n"
-                f"predictor = advisor.load_predictor('{candidate.key}.joblib')  # only load files you trust\n"
-                f"predictor.predict({{{example!r}: ..., ...}})      # one dict, a list of dicts or a DataFrame\n"
-                + (
-                    "predictor.predict_proba(rows)                     # class probabilities\n"
-                    if run.task != "regression"
-                    else ""
-                ),
+                f"model = advisor.load_artifact('{candidate.key}.zip')  # refuses a changed or damaged file\n"
+                f"model.predict({{{example!r}: ..., ...}})  # one dict, a list of dicts or a DataFrame\n"
+                + ("model.predict_proba(rows)  # class probabilities\n" if run.task != "regression" else "")
+                + "model.problems(rows)  # what is wrong with rows, one sentence each",
                 language="python",
             )
 with e2:

@@ -1,0 +1,391 @@
+"""The deployable artifact: one zip file, verified before anything in it is unpickled.
+
+Contents (every file's SHA-256 is in `manifest.json`):
+- `predictor.joblib`: the fitted preprocessing and the model in its stored form (joblib for
+  scikit-learn and LightGBM; for torch networks the architecture and the weights in their
+  stored codec: fp32, fp16, int8 codes, packed bits, compressed). The very bytes the advisor
+  timed.
+- `schema.json`: the input columns with their roles, types, categories seen in training and
+  numeric medians; the target, task and classes.
+- `metrics.json`: the candidate's measurements, each with its method; the run's data summary,
+  hardware and deployment target.
+- `versions.json`: Python and library versions it was built with.
+- `MODEL_CARD.md`: data, task, metrics, intended use and limits, in plain words.
+
+`load_artifact` checks the manifest's digests (and, when `ADVISOR_ARTIFACT_KEY` is set, an
+HMAC over the manifest) before it reads the pickle: a changed byte is refused with one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import platform
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor._encoder import MISSING, _CategoricalBlock
+from advisor._errors import AdvisorError, InputSchemaError
+from advisor._predictor import Predictor
+
+FORMAT = "advisor-artifact"
+FORMAT_VERSION = 1
+KEY_ENV = "ADVISOR_ARTIFACT_KEY"
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "joblib")
+
+
+class ArtifactError(AdvisorError):
+    """An artifact file is damaged, changed after export, or not an advisor artifact."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _signature(manifest_bytes: bytes) -> str | None:
+    key = os.environ.get(KEY_ENV)
+    return hmac.new(key.encode(), manifest_bytes, hashlib.sha256).hexdigest() if key else None
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    try:
+        found["advisor"] = __import__("advisor").__version__
+    except AttributeError:  # pragma: no cover
+        found["advisor"] = None
+    return found
+
+
+def input_schema(predictor: Predictor) -> dict[str, Any]:
+    encoder = predictor.encoder
+    group = encoder.numeric_
+    columns: list[dict[str, Any]] = []
+    for j, name in enumerate(group.columns):
+        columns.append({"name": name, "role": "numeric", "type": "number", "median": float(group.medians[j])})
+    for block in encoder.blocks_:
+        role = encoder.roles[block.column]
+        entry: dict[str, Any] = {
+            "name": block.column,
+            "role": role,
+            "type": "datetime" if role == "datetime" else "string",
+        }
+        if isinstance(block, _CategoricalBlock):
+            entry["categories"] = [c for c in block.vocabulary if c != MISSING]
+            entry["missing_seen"] = MISSING in block.vocabulary
+        columns.append(entry)
+    order = {c: i for i, c in enumerate(encoder.columns_)}
+    columns.sort(key=lambda c: order[c["name"]])
+    return {
+        "target": predictor.target,
+        "task": predictor.task,
+        "classes": None if predictor.classes is None else [str(c) for c in predictor.classes],
+        "columns": columns,
+    }
+
+
+def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
+    run = metrics.get("run", {})
+    dataset = run.get("dataset", {})
+    candidate = metrics.get("candidate", {})
+    quality = (candidate.get("quality") or {}).get("metrics", {})
+    latency = candidate.get("latency") or {}
+    size = candidate.get("size") or {}
+    lines = [
+        f"# Model card: {predictor.name}",
+        "",
+        f"- Candidate: `{predictor.key}` ({candidate.get('family', '?')}), from advisor run "
+        f"`{run.get('run_id', '?')}`.",
+        f"- Task: {predictor.task}, predicting `{predictor.target}` from {len(predictor.input_columns)} columns.",
+        f"- Trained on: {dataset.get('name', '?')} ({dataset.get('rows', '?')} rows; 60% train, 20% validation, "
+        "20% test, split with a fixed seed).",
+    ]
+    if candidate.get("parent"):
+        lines.append(f"- Derived from `{candidate['parent']}` by `{candidate.get('compression')}`.")
+    lines += ["", "## Measured", ""]
+    for name, value in quality.items():
+        lines.append(f"- {name}: {value:.4f} on the held-out test split")
+    if latency:
+        lines.append(f"- one-row latency (1 thread): p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
+    if size:
+        lines.append(f"- size: {size['serialized_bytes']:,} bytes stored, {size['params']:,} parameters")
+    hardware = run.get("hardware", {})
+    if hardware:
+        lines.append(f"- measured on: {hardware.get('cpu_model')}, {hardware.get('usable_cpus')} usable CPUs")
+    lines += [
+        "",
+        "How each figure was obtained is in `metrics.json` (the `method` of each measurement).",
+        "",
+        "## Intended use",
+        "",
+        f"Predicting `{predictor.target}` for rows like the training data, with the same columns and meanings. "
+        "Load with `advisor.load_artifact(path)`; `predict` accepts a DataFrame, a list of dicts or one dict.",
+        "",
+        "## Limits",
+        "",
+        "- Quality was measured on a random test split of the same data: rows from another time, place or "
+        "population can score differently. Re-measure on recent data before relying on it.",
+        "- Values never seen in training for a categorical column are treated as 'other' (strict=True refuses "
+        "them); a missing number is replaced by the training median.",
+        "- Latency and throughput were measured on the machine above; other hardware will differ "
+        "(`python -m advisor measure` measures an artifact on the target machine).",
+    ]
+    for warning in dataset.get("warnings", []):
+        lines.append(f"- Data note: {warning}")
+    return "\n".join(lines) + "\n"
+
+
+def write_artifact(path: str | Path, predictor_bytes: bytes, predictor: Predictor, metrics: Mapping[str, Any]) -> Path:
+    """Write the zip (atomically: a partial file never replaces a good one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files = {
+        "predictor.joblib": predictor_bytes,
+        "schema.json": json.dumps(input_schema(predictor), indent=2).encode(),
+        "metrics.json": json.dumps(metrics, indent=2, default=str).encode(),
+        "versions.json": json.dumps(versions(), indent=2).encode(),
+        "MODEL_CARD.md": model_card(predictor, metrics).encode(),
+    }
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "created_at": time.time(),
+        "key": predictor.key,
+        "files": {name: _sha256(data) for name, data in files.items()},
+    }
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("manifest.json", manifest_bytes)
+        signature = _signature(manifest_bytes)
+        if signature:
+            archive.writestr("manifest.hmac", signature)
+        for name, data in files.items():
+            archive.writestr(name, data)
+    tmp.replace(path)
+    return path
+
+
+def _is_missing(value: Any) -> bool:
+    from advisor._fast import _is_missing as missing
+
+    return missing(value)
+
+
+def _not_a_number(name: str, value: Any, where: str) -> str:
+    return (
+        f"Column '{name}' has {str(value)[:40]!r}{where}, which is not a number; send a number or leave it "
+        "empty (it is then treated as missing)."
+    )
+
+
+def _unseen(name: str, value: Any, where: str) -> str:
+    return (
+        f"Column '{name}' has {str(value)[:40]!r}{where}, a value not seen in training; without strict=True "
+        "it is treated as 'other'."
+    )
+
+
+class Artifact:
+    """A verified artifact: predict with input checks against the training schema."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        schema: dict[str, Any],
+        metrics: dict[str, Any],
+        manifest: dict[str, Any],
+        path: str | None = None,
+    ) -> None:
+        self.predictor = predictor
+        self.schema = schema
+        self.metrics = metrics
+        self.manifest = manifest
+        self.path = path
+        self._numeric = [c["name"] for c in schema["columns"] if c["type"] == "number"]
+        self._categories = {c["name"]: set(c["categories"]) for c in schema["columns"] if "categories" in c}
+
+    @property
+    def task(self) -> str:
+        return self.predictor.task
+
+    @property
+    def classes(self) -> list[Any] | None:
+        return None if self.predictor.classes is None else list(self.predictor.classes)
+
+    def set_threads(self, threads: int) -> None:
+        self.predictor.set_threads(threads)
+
+    def problems(self, rows: Any, strict: bool = False) -> list[str]:
+        """What is wrong with these rows for this model, one sentence each (empty when they are fine).
+
+        Always: a missing column, or text where a number belongs. With `strict`, also a category
+        never seen in training (otherwise it is treated as 'other')."""
+        import pandas as pd
+
+        expected = [c["name"] for c in self.schema["columns"]]
+        if isinstance(rows, pd.DataFrame):
+            absent = [c for c in expected if c not in rows.columns]
+            if absent:
+                return [f"Column '{absent[0]}' is missing; the model needs: {', '.join(expected)}."]
+            found = []
+            for name in self._numeric:
+                column = rows[name]
+                if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+                    continue
+                bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+                if bad.any():
+                    at = int(np.flatnonzero(bad.to_numpy())[0])
+                    found.append(_not_a_number(name, column.iloc[at], f" in row {at}"))
+            if strict:
+                for name, seen in self._categories.items():
+                    column = rows[name]
+                    bad = column.notna() & ~column.astype(str).isin(seen)
+                    if bad.any():
+                        at = int(np.flatnonzero(bad.to_numpy())[0])
+                        found.append(_unseen(name, column.iloc[at], f" in row {at}"))
+            return found
+        if isinstance(rows, Mapping):
+            records: list[Any] = [rows]
+        elif isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
+            records = list(rows)
+        else:
+            records = [None]
+        if any(not isinstance(r, Mapping) for r in records):
+            return [
+                f"Rows of type {type(rows).__name__} cannot be predicted; pass a DataFrame, a list of dicts "
+                "or one dict."
+            ]
+        found = []
+        for i, record in enumerate(records):
+            where = "" if len(records) == 1 else f" in row {i}"
+            absent = [c for c in expected if c not in record]
+            if absent:
+                found.append(f"Column '{absent[0]}' is missing{where}; the model needs: {', '.join(expected)}.")
+                continue
+            for name in self._numeric:
+                value = record[name]
+                if value is None or isinstance(value, (int, float)):
+                    continue
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    if not _is_missing(value):
+                        found.append(_not_a_number(name, value, where))
+            if strict:
+                for name, seen in self._categories.items():
+                    value = record[name]
+                    if not _is_missing(value) and str(value) not in seen:
+                        found.append(_unseen(name, value, where))
+            if len(found) >= 5:
+                break
+        return found
+
+    def _checked(self, rows: Any, strict: bool) -> Any:
+        found = self.problems(rows, strict)
+        if found:
+            raise InputSchemaError(found[0])
+        return rows
+
+    def predict(self, rows: Any, strict: bool = False) -> np.ndarray:
+        return self.predictor.predict(self._checked(rows, strict))
+
+    def predict_proba(self, rows: Any, strict: bool = False) -> np.ndarray:
+        return self.predictor.predict_proba(self._checked(rows, strict))
+
+
+def read_verified(path: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The artifact's files after checking them against its manifest; raises ArtifactError otherwise."""
+    path = Path(path)
+    label = path.name
+    if not path.is_file():
+        raise ArtifactError(f"Artifact '{path}' does not exist; export one from a run first.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            contents = {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise ArtifactError(f"Artifact '{label}' is not a readable zip file ({exc}); export it again.") from None
+    except Exception as exc:  # CRC mismatches surface as zlib / BadZipFile variants
+        raise ArtifactError(f"Artifact '{label}' is damaged ({type(exc).__name__}: {exc}); export it again.") from None
+    try:
+        manifest_bytes = contents.pop("manifest.json")
+        manifest = json.loads(manifest_bytes)
+    except (KeyError, ValueError):
+        raise ArtifactError(f"'{label}' has no readable manifest, so it is not an advisor artifact.") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"'{label}' is format {manifest.get('format')!r} version {manifest.get('version')!r}; "
+            f"this advisor reads {FORMAT} version {FORMAT_VERSION}."
+        )
+    signature = contents.pop("manifest.hmac", None)
+    expected_signature = _signature(manifest_bytes)
+    if expected_signature is not None and (
+        signature is None or not hmac.compare_digest(signature.decode(), expected_signature)
+    ):
+        raise ArtifactError(f"Artifact '{label}' is not signed with this {KEY_ENV}; refusing to load it.")
+    listed = manifest.get("files", {})
+    for name in sorted(set(contents) | set(listed)):
+        if name not in listed:
+            raise ArtifactError(
+                f"Artifact '{label}' holds '{name}', which its manifest does not list; it was "
+                "changed after export, so it is refused."
+            )
+        if name not in contents:
+            raise ArtifactError(f"Artifact '{label}' lacks '{name}', which its manifest lists; export it again.")
+        if _sha256(contents[name]) != listed[name]:
+            raise ArtifactError(
+                f"Artifact '{label}': '{name}' does not match its SHA-256 in the manifest; the "
+                "file was changed or damaged after export, so it is refused."
+            )
+    return contents, manifest
+
+
+def load_artifact(path: str | Path) -> Artifact:
+    """Verify an exported artifact and load it. Only after the digests match is the pickle read."""
+    import joblib
+
+    contents, manifest = read_verified(path)
+    predictor = joblib.load(io.BytesIO(contents["predictor.joblib"]))
+    if not isinstance(predictor, Predictor):
+        raise ArtifactError(f"'{Path(path).name}' does not hold an advisor predictor; export one from a run.")
+    return Artifact(
+        predictor, json.loads(contents["schema.json"]), json.loads(contents["metrics.json"]), manifest, str(path)
+    )
+
+
+def export(run: Any, key: str, out: str | Path) -> Path:
+    """Write candidate `key` of a run (a `Run`) as a deployable artifact at `out`, checked first.
+
+    The file is the one the advisor measured, with the run's final figures in it.
+    """
+    import shutil
+
+    from advisor._errors import UnknownKey, did_you_mean
+
+    keys = [c.key for c in run.candidates]
+    if key not in keys:
+        raise UnknownKey(f"Candidate '{key}' is not in run {run.run_id}; {did_you_mean(key, keys)}.")
+    candidate = run.candidate(key)
+    if not candidate.artifact or candidate.status not in ("trained", "measured"):
+        raise AdvisorError(
+            f"Candidate '{key}' of run {run.run_id} has no artifact ({candidate.status}); "
+            "choose a trained or measured candidate."
+        )
+    read_verified(candidate.artifact)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(candidate.artifact, out)
+    return out

@@ -1,0 +1,225 @@
+"""The deployable artifact: verified before unpickling, schema checks, fresh-process round trips."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import advisor
+from advisor import ArtifactError, InputSchemaError
+
+from conftest import DATA, PROJECT
+
+ALL_KEYS = [s.key for s in advisor.load_candidates()]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    return {
+        "classification": advisor.advise(
+            DATA / "penguins.csv", "species", candidates=ALL_KEYS, store=home, timing=advisor.QUICK_TIMING
+        ),
+        "regression": advisor.advise(
+            DATA / "diabetes.csv", "target", candidates=ALL_KEYS, store=home, timing=advisor.QUICK_TIMING
+        ),
+    }
+
+
+def _test_rows(run: advisor.Run):
+    dataset = advisor.load_dataset(DATA / run.dataset["name"], run.dataset["target"])
+    return advisor.split_dataset(dataset).X_test
+
+
+@pytest.mark.parametrize("kind", ["classification", "regression"])
+def test_every_entry_round_trips_through_a_fresh_process(runs, kind, tmp_path: Path):
+    run = runs[kind]
+    rows = _test_rows(run)
+    rows_file = tmp_path / "rows.parquet"
+    rows.to_parquet(rows_file)
+    exported = {}
+    for c in run.candidates:
+        assert c.status == "measured", (c.key, c.error)
+        exported[c.key] = str(advisor.export(run, c.key, tmp_path / f"{c.key}.zip"))
+    script = (
+        "import json, sys, pandas as pd, advisor\n"
+        "rows = pd.read_parquet(sys.argv[1]); paths = json.loads(sys.argv[2]); out = {}\n"
+        "for key, path in paths.items():\n"
+        "    model = advisor.load_artifact(path)\n"
+        "    scores = model.predictor.scores(rows)\n"
+        "    out[key] = {'labels': [str(v) for v in model.predict(rows)], 'scores': scores.tolist()}\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(rows_file), json.dumps(exported)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    fresh = json.loads(done.stdout)
+    for key, path in exported.items():
+        here = advisor.load_artifact(path)
+        if kind == "classification":
+            assert fresh[key]["labels"] == [str(v) for v in here.predict(rows)], key
+        assert np.allclose(np.array(fresh[key]["scores"]), here.predictor.scores(rows), rtol=1e-6, atol=1e-9), key
+
+
+def test_artifact_contents(runs, tmp_path: Path):
+    run = runs["classification"]
+    path = advisor.export(run, "lightgbm", tmp_path / "model.zip")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("manifest.json"))
+        schema = json.loads(archive.read("schema.json"))
+        metrics = json.loads(archive.read("metrics.json"))
+        card = archive.read("MODEL_CARD.md").decode()
+    assert {
+        "manifest.json",
+        "predictor.joblib",
+        "schema.json",
+        "metrics.json",
+        "versions.json",
+        "MODEL_CARD.md",
+    } <= names
+    assert set(manifest["files"]) == names - {"manifest.json"}
+    island = next(c for c in schema["columns"] if c["name"] == "island")
+    assert set(island["categories"]) == {"Biscoe", "Dream", "Torgersen"}
+    assert schema["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert metrics["candidate"]["latency"]["p50_ms"] > 0  # the final, measured figures
+    assert "method" in metrics["candidate"]["quality"]
+    assert "## Limits" in card and "lightgbm" in card
+
+
+def test_a_changed_byte_is_refused(runs, tmp_path: Path):
+    path = advisor.export(runs["classification"], "linear", tmp_path / "model.zip")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("predictor.joblib")
+    data[info.header_offset + 30 + len(info.filename) + info.file_size // 2] ^= 0x01  # inside the pickle
+    (tmp_path / "tampered.zip").write_bytes(bytes(data))
+    with pytest.raises(ArtifactError) as caught:
+        advisor.load_artifact(tmp_path / "tampered.zip")
+    assert "tampered.zip" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_consistently_rebuilt_file_with_other_contents_is_refused(runs, tmp_path: Path):
+    path = advisor.export(runs["classification"], "linear", tmp_path / "model.zip")
+    with zipfile.ZipFile(path) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    evil = dict(contents, **{"predictor.joblib": pickle.dumps("not the model")})
+    with zipfile.ZipFile(tmp_path / "swapped.zip", "w") as archive:  # valid zip, old manifest
+        for name, data in evil.items():
+            archive.writestr(name, data)
+    with pytest.raises(ArtifactError, match="does not match its SHA-256"):
+        advisor.load_artifact(tmp_path / "swapped.zip")
+    with zipfile.ZipFile(tmp_path / "extra.zip", "w") as archive:
+        for name, data in dict(contents, **{"run_me.py": b"print(1)"}).items():
+            archive.writestr(name, data)
+    with pytest.raises(ArtifactError, match="does not list"):
+        advisor.load_artifact(tmp_path / "extra.zip")
+
+
+def test_a_signed_artifact_needs_the_same_key(runs, tmp_path: Path, monkeypatch):
+    from advisor._artifact import KEY_ENV, read_verified, write_artifact
+
+    contents, _ = read_verified(runs["classification"].candidate("linear").artifact)
+    predictor = advisor.load_artifact(runs["classification"].candidate("linear").artifact).predictor
+    monkeypatch.setenv(KEY_ENV, "team-secret")
+    signed = write_artifact(
+        tmp_path / "signed.zip", contents["predictor.joblib"], predictor, json.loads(contents["metrics.json"])
+    )
+    assert (
+        advisor.load_artifact(signed).predict(
+            {
+                "island": "Biscoe",
+                "bill_length_mm": 45,
+                "bill_depth_mm": 15,
+                "flipper_length_mm": 220,
+                "body_mass_g": 5000,
+                "sex": "male",
+                "year": 2008,
+            }
+        )[0]
+        == "Gentoo"
+    )
+    monkeypatch.setenv(KEY_ENV, "another-key")
+    with pytest.raises(ArtifactError, match="not signed with this"):
+        advisor.load_artifact(signed)
+
+
+def test_inputs_are_checked_against_the_schema(runs):
+    model = advisor.load_artifact(runs["classification"].candidate("lightgbm").artifact)
+    row = {
+        "island": "Biscoe",
+        "bill_length_mm": 45.0,
+        "bill_depth_mm": 15.0,
+        "flipper_length_mm": 220.0,
+        "body_mass_g": 5000.0,
+        "sex": "male",
+        "year": 2008,
+    }
+    assert model.predict(row)[0] == "Gentoo" and model.problems(row) == []
+    with pytest.raises(InputSchemaError, match="Column 'island' is missing"):
+        model.predict({k: v for k, v in row.items() if k != "island"})
+    with pytest.raises(InputSchemaError, match="'heavy', which is not a number"):
+        model.predict(dict(row, body_mass_g="heavy"))
+    assert model.predict(dict(row, body_mass_g=None))[0] in model.classes  # missing is fine: imputed
+    unseen = dict(row, island="Atlantis")
+    assert model.predict(unseen)[0] in model.classes  # treated as 'other'
+    with pytest.raises(InputSchemaError, match="'Atlantis', a value not seen in training"):
+        model.predict(unseen, strict=True)
+    frame = _test_rows(runs["classification"]).copy()
+    frame["body_mass_g"] = frame["body_mass_g"].astype(object)
+    frame.iloc[3, frame.columns.get_loc("body_mass_g")] = "n/a?"
+    assert model.problems(frame) == [
+        "Column 'body_mass_g' has 'n/a?' in row 3, which is not a number; send a number or leave it empty "
+        "(it is then treated as missing)."
+    ]
+
+
+def test_cli_export_and_its_errors(runs, tmp_path: Path):
+    run = runs["classification"]
+    out = tmp_path / "out"
+    run.save_json(out)
+    env = {**os.environ, "ADVISOR_HOME": str(Path(run.store_root))}
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor", "export", str(out), "--out", str(tmp_path / "m.zip")],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"candidate {run.recommendation.key}" in done.stdout
+    assert advisor.load_artifact(tmp_path / "m.zip").predictor.key == run.recommendation.key
+    wrong = subprocess.run(
+        [sys.executable, "-m", "advisor", "export", str(out), "lightgmb", "--out", "x.zip"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert wrong.returncode == 2 and "did you mean 'lightgbm'" in wrong.stderr
+
+
+def test_an_uploaded_pickle_is_never_unpickled(tmp_path: Path):
+    marker = tmp_path / "unpickled.txt"
+
+    class Trap:
+        def __reduce__(self):
+            return (Path.write_text, (marker, "the upload was unpickled"))
+
+    (tmp_path / "data.csv").write_bytes(pickle.dumps(Trap()))
+    with pytest.raises(advisor.AdvisorError):
+        advisor.load_dataset(tmp_path / "data.csv", "y")
+    assert not marker.exists()
