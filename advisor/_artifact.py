@@ -148,7 +148,54 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_artifact(path: str | Path, predictor_bytes: bytes, predictor: Predictor, metrics: Mapping[str, Any]) -> Path:
+def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
+    """The fitted preprocessing as plain numbers, so a runtime other than Python can reproduce it."""
+    encoder = predictor.encoder
+    group = encoder.numeric_
+    blocks = []
+    for block in encoder.blocks_:
+        entry: dict[str, Any] = {"column": block.column, "role": encoder.roles[block.column]}
+        if isinstance(block, _CategoricalBlock):
+            entry.update(
+                one_hot=[None if v == MISSING else v for v in block.vocabulary],
+                other="one more position after these, for unseen or rare values",
+            )
+        elif hasattr(block, "buckets"):
+            entry.update(
+                buckets=block.buckets,
+                rule="lower-case, tokens \\w+, bucket = crc32(token) % buckets, counts then L2-normalised",
+            )
+        else:
+            entry.update(
+                parts=["year", "month", "day", "weekday", "hour"],
+                medians=list(block.medians),
+                means=list(block.means),
+                scales=list(block.scales),
+            )
+        blocks.append(entry)
+    return {
+        "width": encoder.n_features_out_,
+        "feature_names": list(encoder.feature_names_out_),
+        "numeric": {
+            "columns": list(group.columns),
+            "medians": group.medians.tolist(),
+            "means": group.means.tolist(),
+            "scales": group.scales.tolist(),
+            "missing_indicators_for": [group.columns[i] for i in group.indicators],
+            "rule": "x = ((the value, or the median when missing) - mean) / scale; then one 0/1 indicator per "
+            "listed column",
+        },
+        "blocks_in_order_after_numeric": blocks,
+    }
+
+
+def write_artifact(
+    path: str | Path,
+    predictor_bytes: bytes,
+    predictor: Predictor,
+    metrics: Mapping[str, Any],
+    extra: Mapping[str, bytes] | None = None,
+) -> Path:
     """Write the zip (atomically: a partial file never replaces a good one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +205,7 @@ def write_artifact(path: str | Path, predictor_bytes: bytes, predictor: Predicto
         "metrics.json": json.dumps(metrics, indent=2, default=str).encode(),
         "versions.json": json.dumps(versions(), indent=2).encode(),
         "MODEL_CARD.md": model_card(predictor, metrics).encode(),
+        **dict(extra or {}),
     }
     manifest = {
         "format": FORMAT,
@@ -300,10 +348,20 @@ class Artifact:
             raise InputSchemaError(found[0])
         return rows
 
+    def _one_pass(self, rows: Any, strict: bool) -> bool:
+        """One dict on the verified fast path checks its numbers while encoding them."""
+        return not strict and isinstance(rows, Mapping) and getattr(self.predictor, "fast_single_row", False)
+
     def predict(self, rows: Any, strict: bool = False) -> np.ndarray:
+        if self._one_pass(rows, strict):
+            return self.predictor.predict(rows, check_types=True)
         return self.predictor.predict(self._checked(rows, strict))
 
     def predict_proba(self, rows: Any, strict: bool = False) -> np.ndarray:
+        if self.predictor.task == "regression":
+            return self.predictor.predict_proba(rows)  # raises the one-sentence error
+        if self._one_pass(rows, strict):
+            return self.predictor.scores(rows, check_types=True)
         return self.predictor.predict_proba(self._checked(rows, strict))
 
 
@@ -366,12 +424,35 @@ def load_artifact(path: str | Path) -> Artifact:
     )
 
 
-def export(run: Any, key: str, out: str | Path) -> Path:
+def synthetic_rows(predictor: Predictor, n: int = 200, seed: int = 0) -> Any:
+    """Rows drawn from the training statistics (no training data is kept): numbers around each
+    column's mean, categories from those seen. For checking a converted model, not for scoring it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    encoder = predictor.encoder
+    group = encoder.numeric_
+    columns: dict[str, Any] = {}
+    for j, name in enumerate(group.columns):
+        columns[name] = rng.normal(group.means[j], group.scales[j], n)
+    for block in encoder.blocks_:
+        if isinstance(block, _CategoricalBlock):
+            seen = [v for v in block.vocabulary if v != MISSING] or ["other"]
+            columns[block.column] = rng.choice([*seen, "never-seen"], n)
+        else:
+            columns[block.column] = [None] * n
+    return pd.DataFrame(columns)[encoder.columns_]
+
+
+def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
     """Write candidate `key` of a run (a `Run`) as a deployable artifact at `out`, checked first.
 
-    The file is the one the advisor measured, with the run's final figures in it.
+    The file holds the predictor the advisor measured, with the run's final figures. With
+    `onnx`, it also holds `model.onnx` where a converter exists and onnxruntime gives the same
+    answers; `preprocessing.json` describes the preprocessing in plain numbers; `export.json`
+    says whether ONNX was written, and why not when not.
     """
-    import shutil
+    import joblib
 
     from advisor._errors import UnknownKey, did_you_mean
 
@@ -384,8 +465,18 @@ def export(run: Any, key: str, out: str | Path) -> Path:
             f"Candidate '{key}' of run {run.run_id} has no artifact ({candidate.status}); "
             "choose a trained or measured candidate."
         )
-    read_verified(candidate.artifact)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(candidate.artifact, out)
-    return out
+    contents, _ = read_verified(candidate.artifact)
+    predictor = joblib.load(io.BytesIO(contents["predictor.joblib"]))
+    extra: dict[str, bytes] = {"preprocessing.json": json.dumps(preprocessing_spec(predictor), indent=2).encode()}
+    report: dict[str, Any] = {"onnx": None}
+    if onnx:
+        from advisor._onnx import NoOnnx, onnx_export
+
+        try:
+            data, check = onnx_export(predictor.model, predictor.encoder.transform(synthetic_rows(predictor)))
+            extra["model.onnx"] = data
+            report["onnx"] = check | {"checked_on": "200 synthetic rows drawn from the training statistics"}
+        except NoOnnx as exc:
+            report["onnx_skipped"] = str(exc)
+    extra["export.json"] = json.dumps(report, indent=2).encode()
+    return write_artifact(out, contents["predictor.joblib"], predictor, json.loads(contents["metrics.json"]), extra)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from advisor._encoder import MISSING, TabularEncoder, _CategoricalBlock, _DatetimeBlock, _TextBlock
 
@@ -28,12 +29,7 @@ def _is_missing(value: Any) -> bool:
         return True
     if isinstance(value, float):
         return value != value
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover
-        return False
+    return value is pd.NA or value is pd.NaT
 
 
 class FastEncoder:
@@ -62,8 +58,13 @@ class FastEncoder:
                 at += 5
         self.encoder = encoder
 
-    def __call__(self, record: Mapping[str, Any]) -> np.ndarray:
-        out = np.zeros(self.width, dtype=np.float64)
+    def __call__(self, record: Mapping[str, Any]) -> tuple[np.ndarray, str | None]:
+        """The encoded row, and the first numeric column holding text that is not a number (or None).
+
+        Such text is imputed like a missing value, as the batch path does; a caller that wants
+        to refuse it (the artifact) can. Raises KeyError for a missing column."""
+        out = [0.0] * self.width
+        bad = None
         for name, j, median, mean, scale, indicator in self.numeric:
             value = record[name]
             try:
@@ -71,6 +72,8 @@ class FastEncoder:
                 if number != number:
                     raise ValueError
             except (TypeError, ValueError):  # missing or not a number: imputed, as the batch path does
+                if bad is None and not _is_missing(value):
+                    bad = name
                 number = median
                 if indicator >= 0:
                     out[indicator] = 1.0
@@ -82,6 +85,7 @@ class FastEncoder:
                 _, _, at, vocabulary, other = block
                 key = MISSING if _is_missing(value) else str(value)
                 out[at + vocabulary.get(key, other)] = 1.0
+                continue
             elif kind == "text":
                 _, _, at, buckets = block
                 if not _is_missing(value):
@@ -90,15 +94,15 @@ class FastEncoder:
                         counts[zlib.crc32(token.encode()) % buckets] += 1.0
                     norm = np.linalg.norm(counts)  # in float32, as the batch path computes it
                     if norm > 0:
-                        out[at : at + buckets] = counts / norm
+                        out[at : at + buckets] = (counts / norm).tolist()
             else:
                 _, _, at, datetime_block = block
                 from advisor._encoder import _date_parts
 
                 parts = _date_parts([value])[0]
                 parts = np.where(np.isnan(parts), np.array(datetime_block.medians), parts)
-                out[at : at + 5] = (parts - np.array(datetime_block.means)) / np.array(datetime_block.scales)
-        return out.astype(np.float32)
+                out[at : at + 5] = ((parts - np.array(datetime_block.means)) / np.array(datetime_block.scales)).tolist()
+        return np.array(out, dtype=np.float32), bad
 
 
 # --------------------------------------------------------------------------- models

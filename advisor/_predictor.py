@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 
 from advisor._encoder import TabularEncoder
-from advisor._errors import AdvisorError
+from advisor._errors import AdvisorError, InputSchemaError
 from advisor._models import FittedModel
 
 ARTIFACT_VERSION = 1
@@ -54,10 +54,11 @@ class Predictor:
     def runtime(self) -> str:
         return self.model.runtime
 
-    def scores(self, rows: Any) -> np.ndarray:
-        """Probabilities (n, classes) or values (n,): one dict takes the fast path once verified."""
+    def scores(self, rows: Any, check_types: bool = False) -> np.ndarray:
+        """Probabilities (n, classes) or values (n,): one dict takes the fast path once verified.
+        With `check_types`, text in a numeric column of that dict is refused rather than imputed."""
         if getattr(self, "fast_single_row", False) and isinstance(rows, Mapping):
-            return self._record_scores(rows)
+            return self._record_scores(rows, check_types)
         return self.model.scores(self.encoder.transform(rows))
 
     def predict_proba(self, rows: Any) -> np.ndarray:
@@ -66,12 +67,16 @@ class Predictor:
             raise AdvisorError("predict_proba is for classification; this predictor does regression, use predict.")
         return self.scores(rows)
 
-    def predict(self, rows: Any) -> np.ndarray:
+    def predict(self, rows: Any, check_types: bool = False) -> np.ndarray:
         """Predicted labels (classification) or values (regression), one per row."""
-        scores = self.scores(rows)
+        scores = self.scores(rows, check_types)
         if self.task == "regression":
             return scores
         assert self.classes is not None
+        if len(scores) == 1:  # one row: skip numpy's fancy indexing of an object array (~10 us)
+            out = np.empty(1, dtype=object)
+            out[0] = self.classes[int(scores[0].argmax())]
+            return out
         return self.classes[np.argmax(scores, axis=1)]
 
     def _compiled(self) -> tuple[Any, Any]:
@@ -82,12 +87,17 @@ class Predictor:
             compiled = self.__dict__["_compiled_paths"] = (FastEncoder(self.encoder), compile_model(self.model))
         return compiled
 
-    def _record_scores(self, record: Mapping[str, Any]) -> np.ndarray:
-        absent = [c for c in self.encoder.columns_ if c not in record]
-        if absent:
-            self.encoder.transform(record)  # raises the one-sentence schema error
+    def _record_scores(self, record: Mapping[str, Any], check_types: bool = False) -> np.ndarray:
         encode, scorer = self._compiled()
-        x = encode(record)
+        try:
+            x, bad = encode(record)
+        except KeyError:
+            self.encoder.transform(record)  # raises the one-sentence schema error for the missing column
+            raise
+        if check_types and bad is not None:
+            from advisor._artifact import _not_a_number
+
+            raise InputSchemaError(_not_a_number(bad, record[bad], ""))
         if scorer is None:
             return self.model.scores(x[None, :])
         out = scorer(x)
