@@ -20,6 +20,7 @@ AXES: dict[str, tuple[str, str, bool]] = {
     "rows_per_s": ("throughput, best batch", "rows/s", True),
     "size_bytes": ("size on disk", "bytes", True),
     "gzip_bytes": ("size gzipped", "bytes", True),
+    "weight_bytes": ("network weights as stored", "bytes", True),
     "peak_predict_bytes": ("peak memory predicting a batch", "bytes", True),
     "load_ms": ("load + first row", "ms", True),
     "cold_start_ms": ("cold start, fresh process", "ms", True),

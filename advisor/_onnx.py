@@ -18,6 +18,7 @@ import numpy as np
 
 OPSET = 15
 TOLERANCE = 1e-4  # onnxruntime computes in float32: probabilities agree to about 1e-6, allow margin
+TREE_ROW_SHARE = 0.05
 
 
 class NoOnnx(Exception):
@@ -126,22 +127,50 @@ def onnx_export(model: Any, X_check: np.ndarray) -> tuple[bytes, dict[str, Any]]
     except Exception as exc:  # a converter that cannot handle this model: say so, ship without ONNX
         first_line = (str(exc).strip().splitlines() or [""])[0][:160]
         raise NoOnnx(f"the converter failed ({type(exc).__name__}: {first_line})") from None
-    expected = model.scores(X_check)
-    got = onnx_scores(model, data, X_check)
-    scale = max(1.0, float(np.abs(expected).max())) if not classification else 1.0
-    difference = float(np.abs(got - expected).max()) / scale
-    same_labels = not classification or bool((got.argmax(axis=1) == expected.argmax(axis=1)).all())
-    if difference > TOLERANCE or not same_labels:
+    check = compare(model, onnx_scores(model, data, X_check), model.scores(X_check))
+    if not check["within_tolerance"]:
         raise NoOnnx(
-            f"onnxruntime's answers differ from the model's (max relative difference {difference:.1e}, "
-            f"same labels: {same_labels})"
+            f"onnxruntime's answers differ from the model's on {check['rows_differing']} of {len(X_check)} rows "
+            f"(max relative difference {check['max_relative_difference']:.1e})"
         )
-    return data, {
+    return data, check | {
         "converter": converter,
         "opset": OPSET,
         "rows_checked": len(X_check),
-        "max_relative_difference": difference,
-        "same_labels": same_labels,
-        "tolerance": TOLERANCE,
         "input": f"float32 [rows, {width}]: the encoded row, see preprocessing.json",
+    }
+
+
+def is_tree_based(model: Any) -> bool:
+    from advisor._models import LightGBMModel
+
+    name = type(getattr(model, "estimator", None)).__name__
+    return isinstance(model, LightGBMModel) or "Tree" in name or "Forest" in name
+
+
+def compare(model: Any, got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
+    """How close onnxruntime's scores are to the model's.
+
+    Tree ensembles in ONNX compare features with float32 thresholds, so a row within float32
+    rounding of a split can take the other branch: for them up to TREE_ROW_SHARE of the rows may
+    differ by more than TOLERANCE; for every other model, none may.
+    """
+    classification = model.task != "regression"
+    scale = 1.0 if classification else max(1.0, float(np.abs(expected).max()))
+    per_row = np.abs(got - expected).reshape(len(expected), -1).max(axis=1) / scale
+    if classification:
+        per_row = np.where(got.argmax(axis=1) != expected.argmax(axis=1), np.inf, per_row)
+    differing = int((per_row > TOLERANCE).sum())
+    allowed = int(TREE_ROW_SHARE * len(per_row)) if is_tree_based(model) else 0
+    finite = per_row[np.isfinite(per_row)]
+    return {
+        "max_relative_difference": float(finite.max()) if finite.size else 0.0,
+        "rows_differing": differing,
+        "within_tolerance": differing <= allowed,
+        "tolerance": TOLERANCE,
+        "tolerance_note": (
+            f"tree splits compare in float32 in ONNX: up to {TREE_ROW_SHARE:.0%} of rows may take another branch"
+            if allowed
+            else "every row within the tolerance, with the same label"
+        ),
     }

@@ -80,6 +80,40 @@ def _header_cell(column: str, primary_metric: str) -> str:
     return f"<th class='{align}' title='{_e(meaning)}'>{_e(label)}{better}</th>"
 
 
+def _deployment_section(run: Run) -> str:
+    """How each candidate answers as deployed, and any figures measured on a target machine."""
+    rows = []
+    for c in run.candidates:
+        fast = next((n for n in c.notes if n.startswith("single records")), "")
+        rows.append(
+            f"<tr><td class='l'>{_e(c.key)}</td><td class='l'>{_e(c.compression or '')}</td>"
+            f"<td class='l'>{_e(fast)}</td></tr>"
+        )
+    html_parts = [
+        "<h2>As deployed</h2><p>Each candidate is exported as one verified file "
+        "(<code>python -m advisor export RUN KEY --out model.zip</code>): the model and its preprocessing, "
+        "the input schema, these measurements, library versions, a model card and SHA-256 digests "
+        "checked on load. The latencies above were measured on that loaded artifact.</p>"
+        "<table><tr><th class='l'>candidate</th><th class='l'>compression</th>"
+        f"<th class='l'>single-row path</th></tr>{''.join(rows)}</table>"
+    ]
+    measured = [(name, c, d) for c in run.candidates for name, d in c.devices.items()]
+    if measured:
+        body = "".join(
+            f"<tr><td class='l'>{_e(name)}</td><td class='l'>{_e(c.key)}</td>"
+            f"<td>{d['latency']['p50_ms']:.3f}</td><td>{d['latency']['p99_ms']:.3f}</td>"
+            f"<td>{max(b['rows_per_s'] for b in d['batches'].values()):,.0f}</td><td>{d['load_ms']:.1f}</td>"
+            f"<td class='l'>{_e(d['hardware'].get('cpu_model'))}</td></tr>"
+            for name, c, d in measured
+        )
+        html_parts.append(
+            "<h3>Measured on target machines</h3><table><tr><th class='l'>device</th>"
+            "<th class='l'>candidate</th><th>p50 ms</th><th>p99 ms</th><th>rows/s</th><th>load ms</th>"
+            f"<th class='l'>CPU</th></tr>{body}</table>"
+        )
+    return "".join(html_parts)
+
+
 def build_report(run: Run) -> str:
     """The report as one HTML string (about 5 MB: the plotly library is inlined)."""
     rec = run.recommendation or run.rank()
@@ -140,6 +174,15 @@ def build_report(run: Run) -> str:
     parts.append(_figure_html(pareto_figure(size_points), include_plotlyjs=False))
     parts.append("<h2>Batch size: latency per call and throughput</h2>")
     parts.append(_figure_html(batch_figure(batch_data(run)), include_plotlyjs=False))
+    lab = pareto_data(run, "weight_bytes", "primary")
+    if len(lab.points) > 1:
+        parts.append(
+            "<h2>Compression: quality against the network's stored weights, by lineage</h2>"
+            "<p class='muted'>Each colour is a model and its compressed variants; shapes tell the kind "
+            "of compression.</p>"
+        )
+        parts.append(_figure_html(pareto_figure(lab, colour_by="lineage"), include_plotlyjs=False))
+    parts.append(_deployment_section(run))
 
     # Data summary
     rows = "".join(
@@ -159,8 +202,11 @@ def build_report(run: Run) -> str:
 
     # Methods
     hw = run.hardware
+    from advisor import __version__ as advisor_version
+
     parts.append(
-        f"<h2>How it was measured</h2><p>Hardware: {_e(hw.get('cpu_model'))}, {_e(hw.get('usable_cpus'))} "
+        f"<h2>How it was measured</h2><p>Advisor {_e(advisor_version)}. Hardware: {_e(hw.get('cpu_model'))}, "
+        f"{_e(hw.get('usable_cpus'))} "
         f"usable CPUs; GPU: {_e(hw.get('gpu') or hw.get('gpu_note'))}.</p>"
     )
     for c in run.candidates:

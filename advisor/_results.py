@@ -100,6 +100,7 @@ class CandidateResult:
     startup: StartupMeasurement | None = None
     gpu_latency: LatencyMeasurement | None = None  # the same protocol with the network on the GPU
     gpu_batches: dict[int, BatchMeasurement] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # measured on a target machine (`measure`)
     notes: list[str] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
 
@@ -114,6 +115,7 @@ class CandidateResult:
         plain["size"] = _load(SizeMeasurement, data.get("size"))
         plain["startup"] = _load(StartupMeasurement, data.get("startup"))
         plain["gpu_latency"] = _load(LatencyMeasurement, data.get("gpu_latency"))
+        plain["devices"] = dict(data.get("devices") or {})
         for name in ("batches", "batches_multithread", "gpu_batches"):
             plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
         return cls(**plain)
@@ -133,13 +135,21 @@ class CandidateResult:
             )
         return out
 
-    def energy(self, profile: TargetProfile) -> Estimate | None:
-        batch = best_batch(self.batches)
+    def _batches(self, device: str | None) -> dict[int, BatchMeasurement]:
+        if device is None:
+            return self.batches
+        measured = self.devices.get(device)
+        if not measured:
+            return {}
+        return {int(b): _load(BatchMeasurement, m) for b, m in measured["batches"].items()}
+
+    def energy(self, profile: TargetProfile, device: str | None = None) -> Estimate | None:
+        batch = best_batch(self._batches(device))
         return energy_per_1k(batch, profile) if batch else None
 
-    def cost(self, profile: TargetProfile) -> Estimate | None:
-        batch = best_batch(self.batches)
-        energy = self.energy(profile)
+    def cost(self, profile: TargetProfile, device: str | None = None) -> Estimate | None:
+        batch = best_batch(self._batches(device))
+        energy = self.energy(profile, device)
         return cost_per_million(batch, profile, energy) if batch and energy else None
 
 
@@ -184,6 +194,14 @@ class Run:
                 return c
         raise KeyError(key)
 
+    @property
+    def device(self) -> str | None:
+        """The target machine whose imported figures rank the candidates (None: this machine's)."""
+        return self.settings.get("device")
+
+    def devices(self) -> list[str]:
+        return sorted({name for c in self.candidates for name in c.devices})
+
     def records(self) -> list[dict[str, Any]]:
         """One flat record per candidate: the leaderboard's rows before ranking columns."""
         baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
@@ -215,8 +233,23 @@ class Run:
             batch = best_batch(c.batches)
             if batch:
                 row.update(rows_per_s=batch.rows_per_s, best_batch=batch.batch_size)
+            if self.device:  # figures measured on the target machine replace this machine's
+                measured = c.devices.get(self.device)
+                row.update(p50_ms=None, p95_ms=None, p99_ms=None, rows_per_s=None, best_batch=None)
+                if measured:
+                    latency = measured["latency"]
+                    best = max(measured["batches"].values(), key=lambda b: b["rows_per_s"])
+                    row.update(
+                        p50_ms=latency["p50_ms"],
+                        p95_ms=latency["p95_ms"],
+                        p99_ms=latency["p99_ms"],
+                        rows_per_s=best["rows_per_s"],
+                        best_batch=best["batch_size"],
+                    )
+                else:
+                    row["status"] = f"not measured on {self.device}"
             row.update(c.footprint())
-            energy, cost = c.energy(self.profile), c.cost(self.profile)
+            energy, cost = c.energy(self.profile, self.device), c.cost(self.profile, self.device)
             if energy:
                 row["joules_per_1k"] = energy.value
             if cost:
@@ -241,9 +274,19 @@ class Run:
         priorities: str | Mapping[str, float] | None = None,
         limits: Any = None,
         profile: str | TargetProfile | None = None,
+        device: str | None = None,
     ) -> Run:
-        """The same measurements under other priorities, limits or target: no retraining."""
+        """The same measurements under other priorities, limits or target: no retraining.
+        `device` ranks on the figures imported from that target machine ("" for this machine's)."""
         settings = dict(self.settings)
+        if device is not None:
+            if device and device not in self.devices():
+                from advisor._errors import UnknownKey, did_you_mean
+
+                raise UnknownKey(
+                    f"No figures from device '{device}' in this run; {did_you_mean(device, self.devices())}."
+                )
+            settings["device"] = device or None
         new_profile = get_target(profile) if profile is not None else self.profile
         if profile is not None and new_profile.key != self.profile.key:
             settings["profile"] = new_profile.key
@@ -302,6 +345,16 @@ class Run:
                     for b, m in sorted(c.batches_multithread.items())
                 }
             metrics.update(c.footprint())
+            if c.devices:
+                metrics["devices"] = {
+                    name: {
+                        "latency_ms": {k: d["latency"][f"{k}_ms"] for k in ("p50", "p95", "p99")},
+                        "throughput_rps": {b: m["rows_per_s"] for b, m in d["batches"].items()},
+                        "load_ms": d["load_ms"],
+                        "hardware": d["hardware"].get("cpu_model"),
+                    }
+                    for name, d in c.devices.items()
+                }
             if c.gpu_latency or c.gpu_batches:
                 metrics["gpu"] = {
                     "latency_ms": None

@@ -60,6 +60,18 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="the artifact to write, e.g. model.zip")
     export.add_argument("--store", help="run store folder")
 
+    measure = commands.add_parser("measure", help="time an artifact on this machine (run it on the target)")
+    measure.add_argument("artifact", help="an exported artifact, e.g. model.zip")
+    measure.add_argument("--rows", required=True, help="a CSV, CSV.gz, Parquet or XLSX file of rows to time it on")
+    measure.add_argument("--out", required=True, help="where to write the measurement, e.g. device.json")
+    measure.add_argument("--name", help="a name for this machine (default: host name and CPU model)")
+    measure.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99)")
+
+    importer = commands.add_parser("import", help="add a device measurement (from 'measure') to its run")
+    importer.add_argument("run", help="the run the artifact came from: a run id or its --out folder")
+    importer.add_argument("measurement", help="the JSON file 'measure' wrote")
+    importer.add_argument("--store", help="run store folder")
+
     report = commands.add_parser("report", help="write the self-contained HTML report of a run")
     report.add_argument("run", help="a run id, an --out folder, or a results.json file")
     report.add_argument("--html", required=True, help="where to write the report, e.g. report.html")
@@ -84,6 +96,7 @@ def _ranking_options(parser: argparse.ArgumentParser) -> None:
         "joules_per_1k, min_throughput_rps",
     )
     parser.add_argument("--profile", help="deployment target: cloud-cpu, cloud-gpu, laptop, phone, sensor")
+    parser.add_argument("--device", help="rank on the figures imported from this target machine ('import')")
     parser.add_argument(
         "--target-set",
         action="append",
@@ -149,6 +162,11 @@ def render(run: Any, methods: bool = False) -> str:
         f"{run.hardware.get('gpu') or run.hardware.get('gpu_note')}",
         f"Target: {run.profile.name} ({run.profile.key}); primary metric: {metric}",
     ]
+    if run.device:
+        lines.append(
+            f"Latency, throughput, energy and cost: as measured on {run.device} (imported); candidates "
+            "not measured there are not ranked."
+        )
     for warning in run.dataset.get("warnings", []):
         lines.append(f"Note: {warning}")
     header = [
@@ -271,6 +289,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     import advisor
 
     if args.command == "run":
+        if args.device:
+            raise advisor.ConfigError("--device ranks on figures imported into a finished run; use it with show.")
         timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
         run = advisor.advise(
             args.data,
@@ -299,9 +319,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile or args.target_set:
+        if args.priorities or args.limit or args.profile or args.target_set or args.device:
             profile = _profile(args) if (args.profile or args.target_set) else None
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile)
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile, device=args.device)
         print(render(run, methods=args.methods))
         return 0
     if args.command == "export":
@@ -313,13 +333,53 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
         print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
         return 0
+    if args.command == "measure":
+        import json
+        from pathlib import Path
+
+        from advisor._device import measure_artifact
+
+        rows, _ = advisor.load_table(args.rows)
+        timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
+        result = measure_artifact(args.artifact, rows, name=args.name, timing=timing)
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        latency = result["latency"]
+        print(
+            f"{result['device']}: {result['artifact']['key']} loads in {result['load_ms']:.1f} ms, one row p50 "
+            f"{latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms; written to {args.out}. Import it with: "
+            f"python -m advisor import {result['artifact']['run_id']} {args.out}"
+        )
+        return 0
+    if args.command == "import":
+        from pathlib import Path
+
+        from advisor._device import attach_device, read_device_file
+
+        measurement = read_device_file(args.measurement)
+        run = advisor.open_run(args.run, store=args.store)
+        key = attach_device(run, measurement)
+        folder = Path(args.run)
+        if folder.is_dir() and (folder / "results.json").is_file():
+            run.save_json(folder)
+        store = advisor.Store(args.store or run.store_root)
+        try:
+            store.load_run(run.run_id)
+            position = [c.key for c in run.candidates].index(key)
+            store.save_candidate(run.run_id, key, position, run.candidate(key).status, run.candidate(key).to_dict())
+        except advisor.RunNotFound:
+            pass
+        print(
+            f"Added {measurement['device']}'s figures to {key} in run {run.run_id}; rank on them with: "
+            f'python -m advisor show {args.run} --device "{measurement["device"]}"'
+        )
+        return 0
     if args.command == "report":
         from pathlib import Path
 
         run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile or args.target_set:
+        if args.priorities or args.limit or args.profile or args.target_set or args.device:
             profile = _profile(args) if (args.profile or args.target_set) else None
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile)
+            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile, device=args.device)
         path = Path(args.html)
         path.write_text(advisor.build_report(run), encoding="utf-8")
         print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")

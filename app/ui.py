@@ -146,6 +146,27 @@ def open_run(run_id: str) -> advisor.Run | None:
         return None
 
 
+def import_device(run: advisor.Run, raw: bytes, name: str) -> str | None:
+    """Attach an uploaded device measurement to its run in the store; the error sentence, or None."""
+    import json
+
+    from advisor._device import DEVICE_FORMAT, attach_device
+
+    try:
+        measurement = json.loads(raw)
+    except ValueError:
+        return f"'{name}' is not JSON; upload the file that 'python -m advisor measure' wrote."
+    if not isinstance(measurement, dict) or measurement.get("format") != DEVICE_FORMAT:
+        return f"'{name}' is not a device measurement; upload the file that 'python -m advisor measure' wrote."
+    try:
+        key = attach_device(run, measurement)
+    except (advisor.AdvisorError, KeyError, TypeError) as exc:
+        return str(exc) if isinstance(exc, advisor.AdvisorError) else f"'{name}' is incomplete ({exc})."
+    position = [c.key for c in run.candidates].index(key)
+    store().save_candidate(run.run_id, key, position, run.candidate(key).status, run.candidate(key).to_dict())
+    return None
+
+
 def column_table(dataset: advisor.Dataset) -> pd.DataFrame:
     return pd.DataFrame(
         [

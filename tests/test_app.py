@@ -181,3 +181,27 @@ def test_every_page_renders_without_error(page):
     at.switch_page(page)
     at.run()
     assert not at.exception
+
+
+def test_device_measurement_upload_ranks_on_it(tmp_path):
+    import json
+
+    from advisor._device import measure_artifact
+
+    run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear", "tree"])
+    rows = advisor.load_table(DATA / "penguins.csv")[0]
+    measurement = measure_artifact(run.candidate("tree").artifact, rows, name="edge-board",
+                                   timing=advisor.QUICK_TIMING)
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["run"] = run.run_id
+    at.run()
+    at.file_uploader(key="device_upload").upload("device.json", json.dumps(measurement).encode(), "application/json")
+    at.run()
+    assert not at.exception and not at.error
+    at.selectbox(key="rank_device").set_value("edge-board")
+    at.run()
+    assert any(_plain(s.value) == "Recommended: Decision tree (depth 8)" for s in at.subheader)
+    assert any("as measured on edge" in c.value for c in at.caption)
+    at.file_uploader(key="device_upload").upload("bad.json", b"{}", "application/json")
+    at.run()
+    assert "not a device measurement" in _plain(at.error[0].value)

@@ -223,3 +223,67 @@ def test_an_uploaded_pickle_is_never_unpickled(tmp_path: Path):
     with pytest.raises(advisor.AdvisorError):
         advisor.load_dataset(tmp_path / "data.csv", "y")
     assert not marker.exists()
+
+
+def test_measure_on_a_target_then_import_and_rank_on_it(runs, tmp_path: Path):
+    run = runs["classification"]
+    out = tmp_path / "out"
+    run.save_json(out)
+    env = {**os.environ, "ADVISOR_HOME": str(Path(run.store_root))}
+    model = advisor.export(run, "tree", tmp_path / "tree.zip")
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "advisor", *args], cwd=PROJECT, capture_output=True, text=True, env=env, timeout=300
+        )
+
+    measured = cli(
+        "measure",
+        str(model),
+        "--rows",
+        str(DATA / "penguins.csv"),
+        "--out",
+        str(tmp_path / "d.json"),
+        "--name",
+        "edge-board",
+        "--quick",
+    )
+    assert measured.returncode == 0, measured.stderr
+    device = json.loads((tmp_path / "d.json").read_text())
+    assert device["device"] == "edge-board" and device["artifact"]["key"] == "tree"
+    assert device["latency"]["p50_ms"] > 0 and device["hardware"]["cpu_model"]
+    imported = cli("import", str(out), str(tmp_path / "d.json"))
+    assert imported.returncode == 0, imported.stderr
+    reopened = advisor.open_run(out)
+    assert "edge-board" in reopened.candidate("tree").devices
+    on_board = reopened.rerank(device="edge-board")
+    assert on_board.recommendation.key == "tree"  # the only candidate measured there
+    assert on_board.recommendation.excluded["linear"] == ("not measured (not measured on edge-board)",)
+    shown = cli("show", str(out), "--device", "edge-board")
+    assert shown.returncode == 0 and "as measured on edge-board" in shown.stdout
+    wrong = cli("import", str(out), str(DATA / "penguins.csv"))
+    assert wrong.returncode == 2 and "could not be read as a device measurement" in wrong.stderr
+
+
+@pytest.mark.parametrize("kind", ["classification", "regression"])
+def test_onnx_is_written_where_a_converter_exists_and_matches(runs, kind, tmp_path: Path):
+    from advisor._onnx import compare, onnx_scores
+
+    run = runs[kind]
+    rows = _test_rows(run)
+    for key in ("linear", "tree", "forest", "lightgbm", "mlp", "mlp-int4", "mlp-int8", "ensemble"):
+        path = advisor.export(run, key, tmp_path / f"{key}.zip")
+        with zipfile.ZipFile(path) as archive:
+            report = json.loads(archive.read("export.json"))
+            onnx = archive.read("model.onnx") if "model.onnx" in archive.namelist() else None
+            spec = json.loads(archive.read("preprocessing.json"))
+        model = advisor.load_artifact(path).predictor
+        assert spec["width"] == model.encoder.n_features_out_
+        if key in ("mlp-int8", "ensemble"):
+            assert onnx is None and report["onnx_skipped"]  # said why
+            continue
+        assert onnx is not None, (key, report)
+        encoded = model.encoder.transform(rows)
+        check = compare(model.model, onnx_scores(model.model, onnx, encoded), model.model.scores(encoded))
+        assert check["within_tolerance"], (key, check)  # tree ensembles: <= 5% of rows on another branch
+        assert report["onnx"]["tolerance_note"]

@@ -245,7 +245,7 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         report_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         report_page.goto(report.resolve().as_uri())
         expect(report_page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-        assert report_page.locator(".js-plotly-plot").count() == 3
+        assert report_page.locator(".js-plotly-plot").count() == 4  # Pareto, size, batches, compression
         expect(report_page.get_by_role("cell", name=HOSTILE_COLUMN)).to_be_visible()  # shown as text
         report_page.screenshot(path=shots / "08-report-offline.png", full_page=True)
         browser.close()

@@ -180,12 +180,35 @@ if run_id and run is None and (job is None or not job.running):
 if run is None or (job is not None and job.running):
     st.stop()
 
-run = run.rerank(priorities=ui.current_weights(), limits=ui.current_limits(), profile=st.session_state["profile"])
-rec = run.recommendation
 st.header("3. Results")
+with st.expander("Figures measured on the target machine"):
+    st.caption(
+        "Export a candidate, run `python -m advisor measure model.zip --rows sample.csv --out device.json` "
+        "on the machine it will run on, and upload device.json here: its latency and throughput can then "
+        "rank the candidates measured there."
+    )
+    device_file = st.file_uploader("Device measurement (JSON)", type=["json"], key="device_upload")
+    if device_file is not None and st.session_state.get("device_imported") != device_file.file_id:
+        st.session_state["device_imported"] = device_file.file_id
+        error = ui.import_device(run, device_file.getvalue(), device_file.name)
+        if error:
+            st.error(ui.md(error))
+        else:
+            run = ui.open_run(run.run_id) or run
+            st.success("Imported.")
+    devices = run.devices()
+    device = st.selectbox("Rank on latency and throughput from", ["this machine", *devices], key="rank_device")
+run = run.rerank(
+    priorities=ui.current_weights(),
+    limits=ui.current_limits(),
+    profile=st.session_state["profile"],
+    device="" if device == "this machine" else device,
+)
+rec = run.recommendation
 st.caption(
     f"Run {run.run_id}: {ui.md(run.dataset['name'])} → {ui.md(run.dataset['target'])}, {run.status}. "
     "Change the priorities in the sidebar: the ranking updates without retraining."
+    + (f" Latency and throughput as measured on {ui.md(device)}." if run.device else "")
 )
 
 with st.container(border=True):
