@@ -203,6 +203,7 @@ def recommend(
     primary_metric: str,
     primary_higher_is_better: bool,
     no_skill_value: float | None = None,
+    good_enough: Mapping[str, float] | None = None,
 ) -> Recommendation:
     """Pick one candidate for these weights and limits.
 
@@ -263,7 +264,13 @@ def recommend(
     losses = to_losses(values, [objs[m].higher_is_better for m in active])
     mask = pareto_mask(losses)
     references = [no_skill_value if m == "accuracy" else None for m in active]
-    u = utilities(values, [objs[m].higher_is_better for m in active], [objs[m].log_scale for m in active], references)
+    ranked_values = values.copy()
+    for j, m in enumerate(active):  # below a target's "good enough" level, lower-is-better figures count as equal
+        if good_enough and m in good_enough and not objs[m].higher_is_better:
+            ranked_values[:, j] = np.maximum(ranked_values[:, j], good_enough[m])
+    u = utilities(
+        ranked_values, [objs[m].higher_is_better for m in active], [objs[m].log_scale for m in active], references
+    )
     w = np.array([used_weights[m] for m in active])
     score = (u * w).sum(axis=1) / w.sum()
     scores = {row["key"]: float(s) for row, s in zip(feasible, score, strict=True)}
@@ -277,6 +284,11 @@ def recommend(
     reason, gives_up = _explain(
         best, feasible, scores, used_weights, limits, primary_metric, primary_higher_is_better, len(rows)
     )
+    if good_enough and "latency" in good_enough and "latency" in active:
+        reason += (
+            f" Single-row p99 latencies under {good_enough['latency']:g} ms count as equally good here "
+            "(a tenth of the deployment target's expected p99)."
+        )
     return Recommendation(
         best["key"],
         reason,

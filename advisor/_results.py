@@ -188,6 +188,11 @@ class Run:
     def limits(self) -> dict[str, float]:
         return dict(self.settings.get("limits") or {})
 
+    def good_enough(self) -> dict[str, float]:
+        """Levels below which a figure no longer improves the ranking: a single-row p99 under a
+        tenth of the deployment target's expected p99 is not something its users notice."""
+        return {"latency": self.profile.latency_p99_ms / 10}
+
     def candidate(self, key: str) -> CandidateResult:
         for c in self.candidates:
             if c.key == key:
@@ -266,6 +271,7 @@ class Run:
             self.primary_metric,
             HIGHER_IS_BETTER[self.primary_metric],
             no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+            good_enough=self.good_enough(),
         )
         return self.recommendation
 

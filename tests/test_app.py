@@ -190,8 +190,7 @@ def test_device_measurement_upload_ranks_on_it(tmp_path):
 
     run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear", "tree"])
     rows = advisor.load_table(DATA / "penguins.csv")[0]
-    measurement = measure_artifact(run.candidate("tree").artifact, rows, name="edge-board",
-                                   timing=advisor.QUICK_TIMING)
+    measurement = measure_artifact(run.candidate("tree").artifact, rows, name="edge-board", timing=advisor.QUICK_TIMING)
     at = AppTest.from_file(MAIN, default_timeout=120)
     at.query_params["run"] = run.run_id
     at.run()
