@@ -3,7 +3,7 @@
 Protocol (each point cost someone a wrong figure on this kind of machine):
 - every library is pinned to a fixed thread count (1 unless stated) while timing;
 - warm-up calls first (and every batch shape), the first call reported on its own;
-- candidates are interleaved in rounds, with the order rotated each round, because the
+- candidates are interleaved in rounds, in a new shuffled order each round, because the
   host's speed drifts between back-to-back runs while interleaved ratios agree;
 - other processes' CPU use is read from /proc/stat around each round; rounds where they
   used more than `disturbed_share` of the machine are flagged and counted;
@@ -12,6 +12,7 @@ Protocol (each point cost someone a wrong figure on this kind of machine):
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -102,9 +103,12 @@ def _noise_summary(shares: list[float | None], limit: float) -> tuple[int, float
     return disturbed, float(np.median(known) * 100), float(max(known) * 100)
 
 
-def _rotated(keys: list[str], round_index: int) -> list[str]:
-    shift = round_index % max(1, len(keys))
-    return keys[shift:] + keys[:shift]
+def _round_order(keys: list[str], round_index: int) -> list[str]:
+    """A different order every round (seeded, so runs repeat): a candidate's neighbours change, so
+    what the previous one leaves in the caches or the CPU's clock does not always favour the same one."""
+    order = list(keys)
+    random.Random(round_index).shuffle(order)
+    return order
 
 
 def measure_single_row(
@@ -133,7 +137,7 @@ def measure_single_row(
     for round_index in range(config.rounds):
         if should_stop():
             break
-        for key in _rotated(keys, round_index):
+        for key in _round_order(keys, round_index):
             fn = calls[key]
             times = np.empty(per_round)
             with _Window(sampler, rapl) as window:
@@ -168,7 +172,7 @@ def measure_single_row(
                 f"{ms.size} timed calls, {input_form} in, prediction out, each a different test "
                 f"row; after {config.warmup_calls} warm-up calls; {config.threads} thread (torch, "
                 f"BLAS/OpenMP via threadpoolctl, LightGBM num_threads, n_jobs); interleaved with the "
-                f"other candidates in {len(samples[key])} rounds of {per_round}, order rotated; "
+                f"other candidates in {len(samples[key])} rounds of {per_round}, order shuffled each round; "
                 f"time.perf_counter; {disturbed} of {len(samples[key])} rounds had other processes "
                 f"above {config.disturbed_share:.0%} of the CPUs (/proc/stat)"
             ),
@@ -198,7 +202,7 @@ def measure_batches(
         for round_index in range(config.batch_rounds):
             if should_stop():
                 break
-            for key in _rotated(keys, round_index):
+            for key in _round_order(keys, round_index):
                 fn = calls[key]
                 with _Window(sampler, rapl) as window:
                     spent = 0.0

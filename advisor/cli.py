@@ -74,7 +74,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write the self-contained HTML report of a run")
     report.add_argument("run", help="a run id, an --out folder, or a results.json file")
-    report.add_argument("--html", required=True, help="where to write the report, e.g. report.html")
+    report.add_argument(
+        "--out", "--html", dest="html", required=True, help="where to write the report, e.g. report.html"
+    )
     _ranking_options(report)
     report.add_argument("--store", help="run store folder")
 

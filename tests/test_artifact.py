@@ -287,3 +287,21 @@ def test_onnx_is_written_where_a_converter_exists_and_matches(runs, kind, tmp_pa
         check = compare(model.model, onnx_scores(model.model, onnx, encoded), model.model.scores(encoded))
         assert check["within_tolerance"], (key, check)  # tree ensembles: <= 5% of rows on another branch
         assert report["onnx"]["tolerance_note"]
+
+
+def test_report_shows_html_in_names_as_text(tmp_path: Path):
+    frame = advisor.load_table(DATA / "penguins.csv")[0].rename(columns={"island": "<b>island</b>"})
+    frame["<img src=x onerror=alert(1)>"] = frame["bill_length_mm"] * 2  # a numeric feature, kept
+    run = advisor.advise(
+        frame,
+        "species",
+        name="<script>alert('file')</script>.csv",
+        store=tmp_path,
+        timing=advisor.QUICK_TIMING,
+        candidates=["linear"],
+    )
+    html = advisor.build_report(run)
+    for raw in ("<b>island</b>", "<img src=x onerror=alert(1)>", "<script>alert('file')</script>"):
+        assert raw not in html
+    assert "&lt;b&gt;island&lt;/b&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;file&#x27;)&lt;/script&gt;.csv" in html

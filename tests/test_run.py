@@ -257,7 +257,7 @@ def test_cli_run_then_show(tmp_path: Path):
         and "$0.0008925/h"
         in _cli("show", str(out), "--methods", "--target-set", "usd_per_hour=0.0008925", home=tmp_path / "home").stdout
     )
-    report = _cli("report", str(out), "--html", str(tmp_path / "r.html"), home=tmp_path / "home")
+    report = _cli("report", str(out), "--out", str(tmp_path / "r.html"), home=tmp_path / "home")
     assert report.returncode == 0 and (tmp_path / "r.html").stat().st_size > 3_000_000
 
 
