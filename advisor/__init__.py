@@ -6,8 +6,9 @@ A plain library (it never imports streamlit). The surface:
     run.leaderboard            # one row per candidate; columns in advisor.LEADERBOARD_COLUMNS
     run.recommendation.key     # the chosen candidate, with .reason and .gives_up
     run.rerank(priorities="size=5,accuracy=2")   # same measurements, new ranking
-    predictor = advisor.load_predictor(run.candidate(run.recommendation.key).artifact)
-    predictor.predict({"island": "Biscoe", ...})
+    advisor.export(run, run.recommendation.key, "model.zip")   # a verified, deployable artifact
+    model = advisor.load_artifact("model.zip")
+    model.predict({"island": "Biscoe", ...})
 """
 
 from advisor._artifact import Artifact, ArtifactError, export, load_artifact

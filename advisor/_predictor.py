@@ -152,25 +152,15 @@ class Predictor:
         joblib.dump(self, buffer, compress=0)
         return buffer.getvalue()
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.saved_with = {"python": platform.python_version(), "numpy": np.__version__}
-        joblib.dump(self, path, compress=0)
-        return path
-
 
 def load_predictor(path: str | Path) -> Predictor:
-    """The predictor in an exported artifact (.zip, verified first), or in a joblib file saved by the
-    advisor (only load files you trust: a pickle runs code)."""
-    path = Path(path)
-    if path.suffix == ".zip":
-        from advisor._artifact import load_artifact
+    """The predictor inside an exported artifact (.zip), after its digests are checked.
 
-        return load_artifact(path).predictor
-    if not path.is_file():
-        raise AdvisorError(f"Artifact '{path}' does not exist; check the path or re-run the advisor.")
-    predictor = joblib.load(path)
-    if not isinstance(predictor, Predictor):
-        raise AdvisorError(f"'{path}' is not an advisor predictor; export one from a run.")
-    return predictor
+    Artifacts are the only files the advisor unpickles, and only once verified."""
+    from advisor._artifact import ArtifactError, load_artifact
+
+    if Path(path).suffix != ".zip":
+        raise ArtifactError(
+            f"'{Path(path).name}' is not an advisor artifact (.zip); export one with 'python -m advisor export'."
+        )
+    return load_artifact(path).predictor

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor import load_candidates, load_dataset, load_predictor, split_dataset
+from advisor import load_artifact, load_candidates, load_dataset, split_dataset
+from advisor._artifact import write_artifact
 from advisor._encoder import TabularEncoder
 from advisor._models import BUILDERS, TrainContext
 from advisor._predictor import Predictor
@@ -91,8 +92,8 @@ def test_every_candidate_trains_predicts_saves_and_loads(spec, kind, built, tmp_
         assert np.isfinite(before.astype(float)).all()
     assert predictor.param_count() >= 1
 
-    path = predictor.save(tmp_path / f"{spec.key}.joblib")
-    loaded = load_predictor(path)
+    path = write_artifact(tmp_path / f"{spec.key}.zip", predictor.to_bytes(), predictor, {})
+    loaded = load_artifact(path).predictor
     after = loaded.predict(split.X_test)
     if dataset.is_classification:
         assert list(after) == list(before)
