@@ -124,6 +124,17 @@ def _profile(args: argparse.Namespace) -> Any:
     return profile.override(**changes) if changes else profile
 
 
+def _opened(args: argparse.Namespace) -> Any:
+    """The run named on the command line, re-ranked by whatever ranking options were given."""
+    import advisor
+
+    run = advisor.open_run(args.run, store=args.store)
+    if args.priorities or args.limit or args.profile or args.target_set or args.device:
+        profile = _profile(args) if (args.profile or args.target_set) else None
+        run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile, device=args.device)
+    return run
+
+
 def _split(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
@@ -320,10 +331,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         return 0
     if args.command == "show":
-        run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile or args.target_set or args.device:
-            profile = _profile(args) if (args.profile or args.target_set) else None
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile, device=args.device)
+        run = _opened(args)
         print(render(run, methods=args.methods))
         return 0
     if args.command == "export":
@@ -378,10 +386,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         from pathlib import Path
 
-        run = advisor.open_run(args.run, store=args.store)
-        if args.priorities or args.limit or args.profile or args.target_set or args.device:
-            profile = _profile(args) if (args.profile or args.target_set) else None
-            run = run.rerank(priorities=args.priorities, limits=args.limit, profile=profile, device=args.device)
+        run = _opened(args)
         path = Path(args.html)
         path.write_text(advisor.build_report(run), encoding="utf-8")
         print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
