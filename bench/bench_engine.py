@@ -38,12 +38,12 @@ def bench(name: str, store: advisor.Store) -> dict:
     wall = time.perf_counter() - start
     print(f"\n=== {name}: {wall:.1f} s wall ===")
     print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.phases_s.items()))
-    print(f"{'candidate':<16}{'status':<10}{'train s':>9}{'save+score s':>14}{'cold start s':>14}")
+    print(f"{'candidate':<16}{'status':<10}{'train s':>9}{'save+score s':>14}{'cold-start group s':>20}")
     for c in run.candidates:
         w = c.wall_s
         print(
             f"{c.key:<16}{c.status:<10}{w.get('train', float('nan')):>9.2f}"
-            f"{w.get('save_score_size_load', float('nan')):>14.2f}{w.get('cold_start', float('nan')):>14.2f}"
+            f"{w.get('save_score_size_load', float('nan')):>14.2f}{w.get('cold_start_group', float('nan')):>20.2f}"
         )
     print(render(run))
     return {
