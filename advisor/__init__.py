@@ -21,7 +21,7 @@ from advisor._pareto import Recommendation, pareto_mask, parse_limits, parse_pri
 from advisor._predictor import Predictor, load_predictor
 from advisor._report import build_report
 from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, Run
-from advisor._run import ProgressEvent, advise, open_run
+from advisor._run import ProgressEvent, advise, open_run, resume
 from advisor._store import Store, is_run_id, new_run_id
 from advisor._timing import QUICK_TIMING, TimingConfig
 
@@ -74,6 +74,7 @@ __all__ = [
     "parse_limits",
     "parse_priorities",
     "recommend",
+    "resume",
     "selected_key",
     "split_dataset",
     "to_losses",

@@ -95,7 +95,7 @@ class Registry:
                         f"Candidate '{spec.key}' needs '{needed}', which comes after it in the catalog; "
                         "move it above, since entries train in catalog order."
                     )
-            if builders is not None and spec.builder not in builders:
+            if builders is not None and spec.builder not in builders and ":" not in spec.builder:
                 raise ConfigError(
                     f"Candidate '{spec.key}' uses builder '{spec.builder}', which does not exist; "
                     f"{did_you_mean(spec.builder, builders)}."

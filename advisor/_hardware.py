@@ -160,3 +160,26 @@ def _status_field(name: str) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def memory_bytes() -> int | None:
+    """Physical memory of this machine (or of this container, where a cgroup limit is lower)."""
+    total = None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total or int(limit), int(limit))
+    except OSError:
+        pass
+    return total
+
+
+def default_memory_limit_bytes() -> int | None:
+    """What one candidate may use by default: 80% of the memory, so that the advisor stops a
+    runaway candidate with a clear reason before the kernel's out-of-memory killer picks a victim."""
+    total = memory_bytes()
+    return int(total * 0.8) if total else None

@@ -27,6 +27,31 @@ from advisor._measure import (
 from advisor._pareto import Recommendation, parse_limits, parse_priorities, recommend
 
 RESULTS_VERSION = 1
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose headers and text cells cannot run as formulas when the CSV is opened in a
+    spreadsheet: each one that starts with a formula character gets a leading `'`. Numeric and
+    boolean columns are left as they are, so -0.5 stays a number."""
+    columns = []
+    for _, values in frame.items():
+        numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
+        columns.append(values if numeric else values.map(_inert))
+    safe = pd.concat(columns, axis=1) if columns else frame.copy()
+    return safe.set_axis([_inert(str(c)) for c in frame.columns], axis=1)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """The one way the advisor writes a CSV a person may open: spreadsheet-safe, no index."""
+    spreadsheet_safe(frame).to_csv(path, index=False)
+    return Path(path)
+
 
 # Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning.
 LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -101,6 +126,8 @@ class CandidateResult:
     gpu_latency: LatencyMeasurement | None = None  # the same protocol with the network on the GPU
     gpu_batches: dict[int, BatchMeasurement] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # measured on a target machine (`measure`)
+    train_peak_rss_bytes: int | None = None  # peak resident memory of the process that trained it
+    worker: dict[str, Any] = field(default_factory=dict)  # where it was trained: host, pid, processor
     notes: list[str] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
 
@@ -428,7 +455,7 @@ class Run:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
         tmp.replace(path)
-        self.leaderboard.to_csv(out / "leaderboard.csv", index=False)
+        write_csv(self.leaderboard, out / "leaderboard.csv")
         return path
 
     @classmethod

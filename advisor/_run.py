@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,20 +27,30 @@ import pandas as pd
 from advisor import _hardware
 from advisor._artifact import Artifact, load_artifact, write_artifact
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
-from advisor._compress import teacher_agreement
 from advisor._data import Dataset, Split, load_dataset, split_dataset
 from advisor._encoder import TabularEncoder
 from advisor._errors import AdvisorError
-from advisor._measure import StartupMeasurement, measure_quality, measure_size
-from advisor._models import BUILDERS, TrainContext
+from advisor._isolate import Limits, WorkFailed, run_isolated, warm_up
+from advisor._lock import timing_lock
+from advisor._measure import StartupMeasurement
 from advisor._pareto import parse_limits, parse_priorities
 from advisor._predictor import Predictor
 from advisor._results import CandidateResult, Run
 from advisor._store import Store, new_run_id
 from advisor._timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor._worker import (
+    FAST_PATH_CHECK_ROWS,
+    CandidateOutput,
+    CandidateTask,
+    RunContext,
+    _predictor_from_bytes,
+    train_candidate,
+)
 
 SINGLE_ROW_INPUTS = 200
-FAST_PATH_CHECK_ROWS = 50
+DEFAULT_CANDIDATE_TIME_S = 1800.0
+TIMING_BASE_S = 120.0  # the timing process's time limit: this, plus the next per candidate
+TIMING_PER_CANDIDATE_S = 60.0
 COLD_START_TIMEOUT_S = 120
 
 
@@ -106,6 +116,9 @@ def advise(
     registry: Registry | None = None,
     run_id: str | None = None,
     precision_tolerance_pp: float | None = None,
+    candidate_time_limit_s: float | None = DEFAULT_CANDIDATE_TIME_S,
+    candidate_memory_limit_mb: float | None = None,
+    _resumed: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
 
@@ -115,6 +128,11 @@ def advise(
     app) know the id before the run starts (see `advisor.new_run_id`); `precision_tolerance_pp`
     is how much of the primary metric (percentage points, on the validation split) the
     precision sweep may give up (default 0.5).
+
+    Each candidate trains in its own process under `candidate_time_limit_s` and
+    `candidate_memory_limit_mb` (default: 80% of this machine's memory); one that fails, hangs or
+    crashes is recorded as failed with the reason and the others go on. The timing phase holds
+    the machine's timing lock (see `_lock`) so that concurrent runs do not skew each other.
     """
     report = _Reporter(progress)
     stop = should_stop or (lambda: False)
@@ -126,6 +144,7 @@ def advise(
     store = store if isinstance(store, Store) else Store(store)
     phases: dict[str, float] = {}
 
+    warm_up()  # the forkserver imports the libraries while the data loads
     t0 = time.perf_counter()
     if isinstance(data, Dataset):
         dataset = data
@@ -138,15 +157,23 @@ def advise(
     phases["data_s"] = time.perf_counter() - t0
 
     run_id = run_id or new_run_id()
+    candidate_limits = Limits(
+        time_s=candidate_time_limit_s,
+        memory_bytes=int(candidate_memory_limit_mb * 2**20)
+        if candidate_memory_limit_mb
+        else _hardware.default_memory_limit_bytes(),
+    )
     settings = {
         "priorities": weights if weights is not None else dict(target_profile.weights),
         "limits": limit_values,
         "profile": target_profile.key,
         "candidates": [s.key for s in specs],
+        "catalog": [_spec_to_dict(s) for s in specs],
         "budget_s": budget_s,
         "seed": seed,
         "timing": asdict(timing),
         "options": {"precision_tolerance_pp": precision_tolerance_pp} if precision_tolerance_pp is not None else {},
+        "candidate_limits": {"time_s": candidate_limits.time_s, "memory_bytes": candidate_limits.memory_bytes},
     }
     run = Run(
         run_id=run_id,
@@ -157,7 +184,9 @@ def advise(
         hardware=_hardware.describe(include_gpu="torch" in sys.modules or _wants_torch(specs)),
         settings=settings,
         candidates=[
-            CandidateResult(
+            CandidateResult.from_dict(_resumed[s.key])
+            if _resumed and s.key in _resumed
+            else CandidateResult(
                 s.key, s.name, s.family, parent=s.parent, compression=s.compression, description=s.description
             )
             for s in specs
@@ -166,16 +195,35 @@ def advise(
         phases_s=phases,
         store_root=str(store.root),
     )
-    store.create_run(run_id, _header(run))
+    stored: dict[str, tuple[bytes, Predictor]] = {}  # each artifact's predictor, to rewrite with final figures
+    if _resumed is None:
+        store.create_run(run_id, _header(run))
+        store.save_input(run_id, dataset.frame)
+    else:
+        run.created_at = _resumed.get("__created_at__", run.created_at)
+        store.claim_run(run_id, _header(run))
+        _reload_finished(run, stored)
+        report("data", f"Resuming: {len(stored)} of {len(specs)} candidates were already trained and are kept")
     report("data", f"{dataset.task} task, {len(dataset.frame)} rows, primary metric {dataset.primary_metric}")
 
-    stored: dict[str, tuple[bytes, Predictor]] = {}  # each artifact's predictor, to rewrite with final figures
     try:
         predictors = _train_all(
-            run, specs, dataset, split, encoder, store, report, stop, budget_s, phases, settings["options"], stored
+            run,
+            specs,
+            dataset,
+            split,
+            encoder,
+            store,
+            report,
+            stop,
+            budget_s,
+            phases,
+            settings["options"],
+            stored,
+            candidate_limits,
         )
         if predictors:
-            _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases)
+            _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases, candidate_limits)
         run.status = "complete"
     except Cancelled:
         run.status = "cancelled"
@@ -185,6 +233,7 @@ def advise(
         store.update_header(run_id, _header(run))
         store.finish_run(run_id, run.status, None, run.error)
         raise
+    store.clear_work(run_id)
     run.phases_s = phases
     report("rank", "Ranking")
     run.rank()
@@ -200,6 +249,104 @@ def advise(
         total=len(specs),
     )
     return run
+
+
+def resume(
+    run_id: str,
+    store: Store | str | os.PathLike[str] | None = None,
+    *,
+    timing: TimingConfig | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Run:
+    """Finish an interrupted run (its process was killed, the machine restarted, it was cancelled).
+
+    The candidates it committed are kept as they were (their artifacts are checked, not retrained);
+    the others train now, with the run's own settings and the copy of its data kept in the store;
+    then every candidate is timed together again, since timings from different sessions would not
+    be comparable. A run that is still running elsewhere is refused."""
+    store = store if isinstance(store, Store) else Store(store)
+    stored = store.load_run(run_id)
+    if stored["status"] == "running":
+        raise AdvisorError(
+            f"Run '{run_id}' is still running (process {stored.get('owner_pid')}); wait for it or cancel it first."
+        )
+    if stored["status"] == "complete":
+        raise AdvisorError(f"Run '{run_id}' is already complete; there is nothing to resume.")
+    header = stored["header"]
+    settings = header["settings"]
+    dataset = header["dataset"]
+    frame = store.load_input(run_id)
+    limits = settings.get("candidate_limits") or {}
+    finished = {c["key"]: c for c in stored["candidates"]}
+    return advise(
+        frame,
+        dataset["target"],
+        name=dataset.get("name"),
+        task=dataset.get("task"),
+        primary_metric=dataset.get("primary_metric"),
+        priorities=settings.get("priorities"),
+        limits=settings.get("limits"),
+        profile=settings.get("profile", "cloud-cpu"),
+        registry=_saved_catalog(settings),
+        candidates=settings.get("candidates"),
+        budget_s=settings.get("budget_s"),
+        store=store,
+        seed=settings.get("seed", 0),
+        timing=timing or _saved_timing(settings.get("timing") or {}),
+        progress=progress,
+        should_stop=should_stop,
+        run_id=run_id,
+        precision_tolerance_pp=(settings.get("options") or {}).get("precision_tolerance_pp"),
+        candidate_time_limit_s=limits.get("time_s", DEFAULT_CANDIDATE_TIME_S),
+        candidate_memory_limit_mb=limits["memory_bytes"] / 2**20 if limits.get("memory_bytes") else None,
+        _resumed=dict(finished, __created_at__=stored["created_at"]),
+    )
+
+
+def _saved_timing(saved: Mapping[str, Any]) -> TimingConfig:
+    known = {f for f in TimingConfig.__dataclass_fields__}
+    values = {k: v for k, v in saved.items() if k in known}
+    if "batch_sizes" in values:
+        values["batch_sizes"] = tuple(values["batch_sizes"])
+    return TimingConfig(**values)
+
+
+def _saved_catalog(settings: Mapping[str, Any]) -> Registry:
+    """The catalog entries a run used, as it saved them (plug-in entries included)."""
+    saved = settings.get("catalog")
+    if saved:
+        return Registry([_spec_from_dict(entry) for entry in saved])
+    catalog = load_candidates()  # a run stored before runs kept their entries
+    return Registry([catalog.get(k) for k in settings.get("candidates") or []])
+
+
+def _spec_to_dict(spec: CandidateSpec) -> dict[str, Any]:
+    return asdict(spec) | {"params": dict(spec.params)}
+
+
+def _spec_from_dict(entry: Mapping[str, Any]) -> CandidateSpec:
+    return CandidateSpec(**{**entry, "requires": tuple(entry["requires"]), "uses": tuple(entry["uses"])})
+
+
+def _reload_finished(run: Run, stored: dict[str, tuple[bytes, Predictor]]) -> None:
+    """A resumed run's committed candidates, back from their verified artifacts."""
+    from advisor._artifact import read_verified
+
+    for position, result in enumerate(run.candidates):
+        if result.status not in ("trained", "measured"):
+            continue
+        try:
+            files, _ = read_verified(result.artifact or "")
+            predictor_bytes = files["predictor.joblib"]
+            stored[result.key] = (predictor_bytes, _predictor_from_bytes(predictor_bytes))
+            result.status = "trained"  # timed again with the others
+        except Exception as exc:
+            fresh = CandidateResult(
+                result.key, result.name, result.family, parent=result.parent, description=result.description
+            )
+            fresh.notes.append(f"trained again on resume: its artifact could not be used ({type(exc).__name__})")
+            run.candidates[position] = fresh
 
 
 def _wants_torch(specs: Iterable[CandidateSpec]) -> bool:
@@ -239,27 +386,30 @@ def _train_all(
     phases: dict[str, float],
     options: Mapping[str, Any],
     stored: dict[str, tuple[bytes, Predictor]],
+    limits: Limits,
 ) -> dict[str, Artifact]:
+    """Each candidate in its own child process (see `_isolate`), under `limits`; the results are
+    committed one at a time. Candidates already in `stored` (a resumed run) are not trained again."""
     t_phase = time.perf_counter()
-    X_train, X_val = encoder.transform(split.X_train), encoder.transform(split.X_val)
-    y_train, y_val = _encode_target(dataset, split.y_train), _encode_target(dataset, split.y_val)
-    y_test = _encode_target(dataset, split.y_test)
-    first_record = split.X_test.iloc[0].to_dict()
     device = "cpu"
     if _wants_torch(specs):
         from advisor._hardware import cuda_device
 
         device = "cuda" if cuda_device() else "cpu"
-    n_classes = len(dataset.classes) if dataset.classes else 0
+    work = store.work_dir(run.run_id)
+    context_path = work / "context.joblib"
+    joblib.dump(_run_context(dataset, split, encoder), context_path)
+    first_record = split.X_test.iloc[0].to_dict()
     artifacts = store.artifact_dir(run.run_id)
     predictors: dict[str, Artifact] = {}  # loaded back from disk: what is timed is what is deployed
-    models: dict[str, Any] = {}  # fitted models by key, for the entries derived from them
-    test_scores: dict[str, np.ndarray] = {}
-    cache: dict[Any, Any] = {}
+    for key in stored:
+        predictors[key] = load_artifact(run.candidate(key).artifact or "")
     specs_by_key = {s.key: s for s in specs}
     total = len(specs)
     for position, spec in enumerate(specs):
         result = run.candidates[position]
+        if spec.key in stored or result.status in ("failed", "skipped"):
+            continue  # committed before a resume
         if stop():
             raise Cancelled()
         elapsed = report.elapsed()
@@ -272,7 +422,7 @@ def _train_all(
             store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
             continue
         missing = spec.missing_requirements()
-        unavailable = [k for k in spec.depends_on if k not in models]
+        unavailable = [k for k in spec.depends_on if k not in stored]
         if missing or unavailable:
             result.status = "failed" if missing else "skipped"
             result.error = (
@@ -296,94 +446,51 @@ def _train_all(
         def epoch_report(message: str, key: str = spec.key, at: int = position) -> None:
             report("train", message, candidate=key, phase="epoch", done=at, total=total)
 
+        task = CandidateTask(
+            spec=spec,
+            specs=specs_by_key,
+            context=str(context_path),
+            dependencies={k: stored[k][0] for k in spec.depends_on},
+            device=device if "torch" in spec.requires else "cpu",
+            threads=_hardware.usable_cpus(),
+            options=dict(options),
+            cache_dir=str(work / "cache"),
+        )
         try:
-            ctx = TrainContext(
-                task=dataset.task,
-                n_classes=n_classes,
-                class_weighting=dataset.class_weighting,
-                seed=split.seed,
-                X_train=X_train,
-                y_train=y_train,
-                X_val=X_val,
-                y_val=y_val,
-                threads=_hardware.usable_cpus(),
-                device=device if "torch" in spec.requires else "cpu",
-                report=epoch_report,
-                should_stop=stop,
-                primary_metric=dataset.primary_metric,
-                models=models,
-                specs=specs_by_key,
-                spec=spec,
-                options=dict(options),
-                cache=cache,
-            )
-            start = time.perf_counter()
-            model = BUILDERS[spec.builder](spec.params, ctx)
-            result.train_s = time.perf_counter() - start
-            result.notes.extend(getattr(model, "build_notes", []))
-            if getattr(model, "sweep_choice", None):
-                result.compression = f"sweep:{model.sweep_choice}"
-            result.wall_s["train"] = result.train_s
-            scored_at = time.perf_counter()
-            result.train_device = getattr(model, "trained_on", "cpu")
-            result.runtime = model.runtime
-            if stop():
-                raise Cancelled()
-            predictor = Predictor(encoder, model, dataset.task, dataset.target, dataset.classes, spec.key, spec.name)
-            check = predictor.verify_fast_path(split.X_test.head(FAST_PATH_CHECK_ROWS))
-            result.notes.append(_fast_path_note(check))
-            predictor_bytes = predictor.to_bytes()
+            finished = run_isolated(train_candidate, task, limits, on_message=epoch_report, should_stop=stop)
+            output: CandidateOutput = finished.value
+            saved_at = time.perf_counter()
+            result.train_s = output.train_s
+            result.wall_s["train"] = output.train_s
+            result.wall_s["isolated_process"] = finished.wall_s
+            result.train_peak_rss_bytes = finished.peak_rss_bytes
+            result.worker = output.worker
+            result.notes.extend(output.notes)
+            if output.sweep_choice:
+                result.compression = f"sweep:{output.sweep_choice}"
+            result.train_device = output.train_device
+            result.runtime = output.runtime
+            result.quality = output.quality
+            result.size = output.size
+            predictor = _predictor_from_bytes(output.predictor_bytes)
             path = artifacts / f"{spec.key}.zip"
-            report(
-                "train",
-                f"Scoring {spec.name} on the test split",
-                candidate=spec.key,
-                phase="scoring",
-                done=position,
-                total=total,
-            )
-            scores = predictor.model.scores(encoder.transform(split.X_test))
-            extra = {}
-            teacher = spec.params.get("teacher") if spec.builder == "distill" else None
-            if teacher in test_scores:
-                extra["teacher_agreement"] = teacher_agreement(scores, test_scores[teacher], dataset.task)
-            result.quality = measure_quality(
-                y_test, scores, dataset.task, dataset.primary_metric, n_classes, seed=split.seed, extra=extra
-            )
-            write_artifact(path, predictor_bytes, predictor, _artifact_metrics(run, result))
+            write_artifact(path, output.predictor_bytes, predictor, _artifact_metrics(run, result))
             result.artifact = str(path)
-            stored[spec.key] = (predictor_bytes, predictor)
-            result.size = measure_size(
-                predictor_bytes,
-                predictor.param_count(),
-                weight_bytes=model.stored_weight_bytes() if hasattr(model, "stored_weight_bytes") else None,
-                nonzero_weights=model.nonzero_weights() if hasattr(model, "nonzero_weights") else None,
-            )
             loaded, load_ms, first_ms = _load_warm(path, first_record)
-            result.startup = StartupMeasurement(
-                load_ms=load_ms,
-                first_row_ms=first_ms,
-                cold_start_ms=None,
-                cold_import_ms=None,
-                cold_load_ms=None,
-                cold_first_row_ms=None,
-                load_rss_bytes=None,
-                peak_predict_bytes=None,
-                peak_batch_rows=None,
-                method=(
-                    "load_ms: load_artifact (SHA-256 check of every file, then joblib.load) plus the first "
-                    "prediction of one row, in this process with its libraries already imported (median of 3; "
-                    "file in the page cache)"
-                ),
-            )
+            result.startup = _warm_startup(load_ms, first_ms)
             result.status = "trained"
-            result.wall_s["save_score_size_load"] = time.perf_counter() - scored_at
+            result.wall_s["save_load"] = time.perf_counter() - saved_at
+            stored[spec.key] = (output.predictor_bytes, predictor)
             predictors[spec.key] = loaded
-            models[spec.key] = model
-            test_scores[spec.key] = scores
-        except Cancelled:
-            raise
-        except Exception as exc:  # a failing candidate is recorded with its reason and the run goes on
+        except WorkFailed as failure:
+            if failure.kind == "stopped":
+                raise Cancelled() from None
+            result.status = "failed"
+            result.error = failure.reason[:500]
+            result.train_peak_rss_bytes = failure.peak_rss_bytes
+            if failure.detail:
+                result.notes.append("traceback: " + failure.detail[-1500:])
+        except Exception as exc:  # saving or loading it failed: recorded with its reason, the run goes on
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}".strip()[:500]
             result.notes.append("traceback: " + traceback.format_exc(limit=3)[-1500:])
@@ -400,15 +507,43 @@ def _train_all(
     return predictors
 
 
-def _fast_path_note(check: dict[str, Any]) -> str:
-    if check.get("enabled"):
-        return (
-            f"single records take the fast path (encoder in plain Python, model: {check['model']}); it matched "
-            f"the batch path on {check['rows_checked']} test rows, max relative difference "
-            f"{check['max_relative_difference']:.1e}"
-        )
-    reason = check.get("error") or f"max relative difference {check.get('max_relative_difference', float('nan')):.1e}"
-    return f"single records use the batch path: the fast path did not match it ({reason})"
+def _run_context(dataset: Dataset, split: Split, encoder: TabularEncoder) -> RunContext:
+    return RunContext(
+        task=dataset.task,
+        n_classes=len(dataset.classes) if dataset.classes else 0,
+        class_weighting=dataset.class_weighting,
+        seed=split.seed,
+        primary_metric=dataset.primary_metric,
+        target=dataset.target,
+        classes=dataset.classes,
+        encoder=encoder,
+        X_train=encoder.transform(split.X_train),
+        y_train=_encode_target(dataset, split.y_train),
+        X_val=encoder.transform(split.X_val),
+        y_val=_encode_target(dataset, split.y_val),
+        X_test=encoder.transform(split.X_test),
+        y_test=_encode_target(dataset, split.y_test),
+        check_rows=split.X_test.head(FAST_PATH_CHECK_ROWS),
+    )
+
+
+def _warm_startup(load_ms: float, first_ms: float) -> StartupMeasurement:
+    return StartupMeasurement(
+        load_ms=load_ms,
+        first_row_ms=first_ms,
+        cold_start_ms=None,
+        cold_import_ms=None,
+        cold_load_ms=None,
+        cold_first_row_ms=None,
+        load_rss_bytes=None,
+        peak_predict_bytes=None,
+        peak_batch_rows=None,
+        method=(
+            "load_ms: load_artifact (SHA-256 check of every file, then joblib.load) plus the first "
+            "prediction of one row, in this process with its libraries already imported (median of 3; "
+            "file in the page cache)"
+        ),
+    )
 
 
 def _load_warm(path: Path, record: dict[str, Any]) -> tuple[Artifact, float, float]:
@@ -448,9 +583,60 @@ def _refresh_artifacts(run: Run, stored: Mapping[str, tuple[bytes, Predictor]]) 
             write_artifact(result.artifact, predictor_bytes, predictor, _artifact_metrics(run, result))
 
 
+@dataclass
+class TimingTask:
+    """What the timing child needs: the artifacts on disk and the rows to time them on."""
+
+    artifacts: dict[str, str]
+    records: list[dict[str, Any]]
+    batches: dict[int, pd.DataFrame]
+    config: TimingConfig
+    cpus: int
+    gpu: str | None
+
+
+@dataclass
+class TimedFigures:
+    latency: Any = None
+    batches: dict[int, Any] = field(default_factory=dict)
+    batches_multithread: dict[int, Any] = field(default_factory=dict)
+    gpu_latency: Any = None
+    gpu_batches: dict[int, Any] = field(default_factory=dict)
+    gpu_note: str | None = None
+
+
+def measure_candidates(task: TimingTask, report: Callable[[str], None]) -> dict[str, TimedFigures]:
+    """The timing phase, run in its own process: every artifact loaded from disk (what is timed is
+    what a user deploys), then interleaved by the one timer (see `_timing`)."""
+    predictors = {key: load_artifact(path) for key, path in task.artifacts.items()}
+    keys = list(predictors)
+    calls = {k: predictors[k].predict for k in keys}
+    setters = [p.set_threads for p in predictors.values()]
+    config = task.config
+    sizes = sorted(task.batches)
+    report(f"latency\tTiming one row at a time: {len(keys)} candidates interleaved")
+    with pinned_threads(config.threads, setters):
+        latency = measure_single_row(calls, task.records, config)
+        report(f"batches\tTiming batches of {', '.join(map(str, sizes))} rows")
+        single = measure_batches(calls, task.batches, config, threads=config.threads)
+    multi: dict[str, dict[int, Any]] = {k: {} for k in keys}
+    if config.multithread_batches and task.cpus > 1:
+        largest = sizes[-1]
+        report(f"batches-multithread\tTiming batches of {largest} rows on {task.cpus} threads")
+        with pinned_threads(task.cpus, setters):
+            multi = measure_batches(calls, {largest: task.batches[largest]}, config, threads=task.cpus)
+    out = {k: TimedFigures(latency.get(k), single.get(k, {}), multi.get(k, {})) for k in keys}
+    if task.gpu:
+        report(f"gpu\tTiming the neural candidates on the GPU ({task.gpu})")
+        on_gpu = time_on_device(predictors, task.records, task.batches, config, "cuda", task.gpu)
+        for key, (gpu_latency, gpu_batches, note) in on_gpu.items():
+            out[key].gpu_latency, out[key].gpu_batches, out[key].gpu_note = gpu_latency, gpu_batches, note
+    return out
+
+
 def _time_all(
     run: Run,
-    predictors: dict[str, Predictor],
+    predictors: dict[str, Artifact],
     split: Split,
     config: TimingConfig,
     store: Store,
@@ -458,84 +644,151 @@ def _time_all(
     stop: Callable[[], bool],
     budget_s: float | None,
     phases: dict[str, float],
+    limits: Limits,
 ) -> None:
-    t_phase = time.perf_counter()
+    """Time every trained candidate in one child process while holding the machine's timing lock;
+    then their cold starts. If that process fails, each candidate is timed alone, so the one that
+    breaks is named and the others still get figures."""
     keys = list(predictors)
-    calls = {k: predictors[k].predict for k in keys}
-    setters = [p.set_threads for p in predictors.values()]
-    records = split.X_test.head(SINGLE_ROW_INPUTS).to_dict(orient="records")
     n_test = len(split.X_test)
     sizes = sorted({min(b, n_test) for b in config.batch_sizes})
+    records = split.X_test.head(SINGLE_ROW_INPUTS).to_dict(orient="records")
     batches = {b: split.X_test.iloc[:b] for b in sizes}
+    task = TimingTask(
+        artifacts={k: run.candidate(k).artifact or "" for k in keys},
+        records=records,
+        batches=batches,
+        config=config,
+        cpus=_hardware.usable_cpus(),
+        gpu=run.hardware.get("gpu"),
+    )
+    timing_limits = Limits(time_s=TIMING_BASE_S + TIMING_PER_CANDIDATE_S * len(keys), memory_bytes=limits.memory_bytes)
 
-    report("timing", f"Timing one row at a time: {len(keys)} candidates interleaved", phase="latency", total=len(keys))
-    with pinned_threads(config.threads, setters):
-        latency = measure_single_row(calls, records, config, should_stop=stop)
-        report("timing", f"Timing batches of {', '.join(map(str, sizes))} rows", phase="batches", total=len(keys))
-        single = measure_batches(calls, batches, config, threads=config.threads, should_stop=stop)
-    multi: dict[str, dict[int, Any]] = {k: {} for k in keys}
-    cpus = _hardware.usable_cpus()
-    if config.multithread_batches and cpus > 1 and not stop():
-        largest = sizes[-1]
+    def on_wait(waited: float, holder: dict[str, Any] | None) -> None:
+        other = f"run {holder['run_id'][:8]}" if holder and holder.get("run_id") else "another run"
         report(
-            "timing",
-            f"Timing batches of {largest} rows on {cpus} threads",
-            phase="batches-multithread",
-            total=len(keys),
+            "waiting",
+            f"Waiting for the timing lock: {other} is timing its candidates on this machine, and timing two runs "
+            f"at once would skew both ({waited:.0f} s so far)",
+            phase="waiting",
         )
-        with pinned_threads(cpus, setters):
-            multi = measure_batches(calls, {largest: batches[largest]}, config, threads=cpus, should_stop=stop)
-    gpu = run.hardware.get("gpu")
-    if gpu and not stop():
-        report("timing", f"Timing the neural candidates on the GPU ({gpu})", phase="gpu", total=len(keys))
-        on_gpu = time_on_device(predictors, records, batches, config, "cuda", gpu, stop)
-        for key, (gpu_latency, gpu_batches, note) in on_gpu.items():
-            result = run.candidate(key)
-            result.gpu_latency, result.gpu_batches = gpu_latency, gpu_batches
-            if note:
-                result.notes.append(note)
-    phases["timing_s"] = time.perf_counter() - t_phase
-    if stop():
-        raise Cancelled()
 
-    for key in keys:
-        result = run.candidate(key)
-        result.latency = latency.get(key)
-        result.batches = single.get(key, {})
-        result.batches_multithread = multi.get(key, {})
-        result.status = "measured" if result.latency and result.batches else "trained"
+    def on_message(text: str) -> None:
+        phase, _, message = text.partition("\t")
+        report("timing", message, phase=phase, total=len(keys))
 
-    t_start = time.perf_counter()
-    over_budget = budget_s is not None and report.elapsed() > budget_s
-    if config.cold_start and not over_budget and not stop():
-        handle = tempfile.NamedTemporaryFile(suffix=".joblib", delete=False)
-        handle.close()
-        try:
-            joblib.dump({"first": records[0], "batch": batches[sizes[-1]]}, handle.name)
-            groups: dict[str, list[CandidateResult]] = {}
+    try:
+        lock = timing_lock(run.run_id, on_wait=on_wait, should_stop=stop)
+        waited = lock.__enter__()
+    except InterruptedError:
+        raise Cancelled() from None
+    try:
+        t_phase = time.perf_counter()
+        window = [time.time()]
+        if waited >= 1:
+            phases["timing_lock_wait_s"] = waited
             for key in keys:
-                groups.setdefault(run.candidate(key).runtime or "", []).append(run.candidate(key))
-            for done, (runtime, members) in enumerate(groups.items()):
-                report(
-                    "startup",
-                    f"Cold start of the {runtime} candidates in a fresh process",
-                    phase="cold-start",
-                    done=done,
-                    total=len(groups),
+                run.candidate(key).notes.append(
+                    f"timing waited {waited:.0f} s for another run on this machine to finish its timing phase"
                 )
-                cold_at = time.perf_counter()
-                _cold_start(runtime, members, handle.name)
-                for result in members:
-                    result.wall_s["cold_start_group"] = time.perf_counter() - cold_at
-        finally:
-            os.unlink(handle.name)
-    elif over_budget:
+        try:
+            figures = run_isolated(measure_candidates, task, timing_limits, on_message, stop).value
+        except WorkFailed as failure:
+            if failure.kind == "stopped":
+                raise Cancelled() from None
+            figures = _time_one_by_one(run, task, timing_limits, failure, report, stop)
+        phases["timing_s"] = time.perf_counter() - t_phase
         for key in keys:
-            run.candidate(key).notes.append("cold start not measured: the time budget was spent")
+            result = run.candidate(key)
+            own = figures.get(key)
+            if own is None:
+                continue
+            result.latency, result.batches = own.latency, own.batches
+            result.batches_multithread = own.batches_multithread
+            result.gpu_latency, result.gpu_batches = own.gpu_latency, own.gpu_batches
+            if own.gpu_note:
+                result.notes.append(own.gpu_note)
+            result.status = "measured" if result.latency and result.batches else "trained"
+        t_start = time.perf_counter()
+        timed = [k for k in keys if k in figures]
+        _cold_starts(run, timed, records[0], batches[sizes[-1]], config, report, stop, budget_s)
+        window.append(time.time())
+        phases["timing_window"] = window  # wall-clock start and end of the locked phase (for the lock's test)
+        phases["startup_s"] = time.perf_counter() - t_start
+    finally:
+        lock.__exit__(None, None, None)
     for key in keys:
         result = run.candidate(key)
         store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
-    phases["startup_s"] = time.perf_counter() - t_start
+
+
+def _time_one_by_one(
+    run: Run,
+    task: TimingTask,
+    limits: Limits,
+    failure: WorkFailed,
+    report: _Reporter,
+    stop: Callable[[], bool],
+) -> dict[str, TimedFigures]:
+    figures: dict[str, TimedFigures] = {}
+    alone = Limits(time_s=TIMING_BASE_S + TIMING_PER_CANDIDATE_S, memory_bytes=limits.memory_bytes)
+    for done, (key, path) in enumerate(task.artifacts.items()):
+        report("timing", f"Timing {key} alone", candidate=key, phase="latency", done=done, total=len(task.artifacts))
+        result = run.candidate(key)
+        try:
+            own = replace(task, artifacts={key: path})
+            figures.update(run_isolated(measure_candidates, own, alone, should_stop=stop).value)
+            result.notes.append(
+                f"timed alone, not interleaved with the others: the shared timing process failed ({failure.reason})"
+            )
+        except WorkFailed as own_failure:
+            if own_failure.kind == "stopped":
+                raise Cancelled() from None
+            result.status = "failed"
+            result.error = f"timing failed: {own_failure.reason}"[:500]
+            if own_failure.detail:
+                result.notes.append("traceback: " + own_failure.detail[-1500:])
+    return figures
+
+
+def _cold_starts(
+    run: Run,
+    keys: list[str],
+    first: dict[str, Any],
+    batch: pd.DataFrame,
+    config: TimingConfig,
+    report: _Reporter,
+    stop: Callable[[], bool],
+    budget_s: float | None,
+) -> None:
+    over_budget = budget_s is not None and report.elapsed() > budget_s
+    if over_budget:
+        for key in keys:
+            run.candidate(key).notes.append("cold start not measured: the time budget was spent")
+        return
+    if not config.cold_start or stop():
+        return
+    handle = tempfile.NamedTemporaryFile(suffix=".joblib", delete=False)
+    handle.close()
+    try:
+        joblib.dump({"first": first, "batch": batch}, handle.name)
+        groups: dict[str, list[CandidateResult]] = {}
+        for key in keys:
+            groups.setdefault(run.candidate(key).runtime or "", []).append(run.candidate(key))
+        for done, (runtime, members) in enumerate(groups.items()):
+            report(
+                "startup",
+                f"Cold start of the {runtime} candidates in a fresh process",
+                phase="cold-start",
+                done=done,
+                total=len(groups),
+            )
+            cold_at = time.perf_counter()
+            _cold_start(runtime, members, handle.name)
+            for result in members:
+                result.wall_s["cold_start_group"] = time.perf_counter() - cold_at
+    finally:
+        os.unlink(handle.name)
 
 
 def time_on_device(
@@ -647,5 +900,18 @@ def open_run(run: str | os.PathLike[str], store: Store | str | os.PathLike[str] 
     store = store if isinstance(store, Store) else Store(store)
     stored = store.load_run(str(run))
     header = dict(stored["header"], created_at=stored["created_at"], error=stored["error"])
-    candidates = [CandidateResult.from_dict(c) for c in stored["candidates"]]
+    committed = {c["key"]: CandidateResult.from_dict(c) for c in stored["candidates"]}
+    planned = header.get("settings", {}).get("catalog") or []
+    candidates = [  # the run's candidates in order; those not committed yet (or never: a killed run) are pending
+        committed.pop(e["key"], None)
+        or CandidateResult(
+            e["key"],
+            e["name"],
+            e["family"],
+            parent=e.get("parent"),
+            compression=e.get("compression"),
+            description=e.get("description", ""),
+        )
+        for e in planned
+    ] + list(committed.values())
     return Run.from_header(header, candidates, stored["run_id"], stored["status"], str(store.root))

@@ -12,12 +12,15 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from advisor._errors import RunNotFound
 
@@ -36,7 +39,9 @@ CREATE TABLE IF NOT EXISTS runs (
     task TEXT,
     header_json TEXT NOT NULL,
     ranking_json TEXT,
-    error TEXT
+    error TEXT,
+    owner_host TEXT,
+    owner_pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS candidates (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -66,6 +71,10 @@ class Store:
         self.db_path = self.root / "runs.sqlite"
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, kind in (("owner_host", "TEXT"), ("owner_pid", "INTEGER")):
+                if column not in columns:  # a store written before runs recorded their process
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     @staticmethod
     def default_root() -> Path:
@@ -87,6 +96,61 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def work_dir(self, run_id: str) -> Path:
+        """Scratch space of a running run (its encoded data, shared caches); removed when it ends."""
+        path = self.root / "work" / self._checked(run_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def clear_work(self, run_id: str) -> None:
+        shutil.rmtree(self.root / "work" / self._checked(run_id), ignore_errors=True)
+
+    def save_input(self, run_id: str, frame: pd.DataFrame) -> None:
+        """Keep the run's data beside its artifacts, so that an interrupted run can be resumed
+        without the original upload. Parquet keeps the column types; CSV is the fallback."""
+        folder = self.artifact_dir(run_id)
+        try:
+            frame.to_parquet(folder / "input.parquet.partial", index=False)
+            (folder / "input.parquet.partial").replace(folder / "input.parquet")
+        except Exception:
+            (folder / "input.parquet.partial").unlink(missing_ok=True)
+            frame.to_csv(folder / "input.csv.partial", index=False)
+            (folder / "input.csv.partial").replace(folder / "input.csv")
+
+    def load_input(self, run_id: str) -> pd.DataFrame:
+        folder = self.root / "artifacts" / self._checked(run_id)
+        if (folder / "input.parquet").is_file():
+            return pd.read_parquet(folder / "input.parquet")
+        if (folder / "input.csv").is_file():
+            from advisor._data import load_table
+
+            return load_table(folder / "input.csv")[0]
+        raise RunNotFound(
+            f"Run '{run_id}' has no saved copy of its data in '{folder}', so it cannot be resumed; start a new run."
+        )
+
+    def claim_run(self, run_id: str, header: dict[str, Any]) -> None:
+        """Mark a run as running in this process again (a resume)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status = 'running', header_json = ?, error = NULL, ranking_json = NULL,"
+                " updated_at = ?, owner_host = ?, owner_pid = ? WHERE id = ?",
+                (json.dumps(header), time.time(), socket.gethostname(), os.getpid(), self._checked(run_id)),
+            )
+
+    @staticmethod
+    def _live_status(status: str, host: str | None, pid: int | None) -> str:
+        """'running' only while the process that runs it is alive; otherwise it was interrupted."""
+        if status != "running" or host != socket.gethostname() or not pid:
+            return status
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except PermissionError:
+            return status
+        return status
+
     @staticmethod
     def _checked(run_id: str) -> str:
         if not is_run_id(run_id):
@@ -98,8 +162,8 @@ class Store:
         dataset = header.get("dataset", {})
         with self._connect() as db:
             db.execute(
-                "INSERT INTO runs (id, created_at, updated_at, status, dataset, target, task, header_json)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                "INSERT INTO runs (id, created_at, updated_at, status, dataset, target, task, header_json,"
+                " owner_host, owner_pid) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                 (
                     self._checked(run_id),
                     now,
@@ -108,6 +172,8 @@ class Store:
                     dataset.get("target"),
                     dataset.get("task"),
                     json.dumps(header),
+                    socket.gethostname(),
+                    os.getpid(),
                 ),
             )
 
@@ -141,7 +207,8 @@ class Store:
     def load_run(self, run_id: str) -> dict[str, Any]:
         with self._connect() as db:
             row = db.execute(
-                "SELECT id, created_at, updated_at, status, header_json, ranking_json, error FROM runs WHERE id = ?",
+                "SELECT id, created_at, updated_at, status, header_json, ranking_json, error, owner_host, owner_pid"
+                " FROM runs WHERE id = ?",
                 (self._checked(run_id),),
             ).fetchone()
             if row is None:
@@ -155,10 +222,12 @@ class Store:
             "run_id": row[0],
             "created_at": row[1],
             "updated_at": row[2],
-            "status": row[3],
+            "status": self._live_status(row[3], row[7], row[8]),
             "header": json.loads(row[4]),
             "ranking": json.loads(row[5]) if row[5] else None,
             "error": row[6],
+            "owner_host": row[7],
+            "owner_pid": row[8],
             "candidates": [json.loads(c[2]) for c in candidates],
         }
 
@@ -166,14 +235,14 @@ class Store:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT r.id, r.created_at, r.status, r.dataset, r.target, r.task,"
-                " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id), r.ranking_json"
+                " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id), r.ranking_json, r.owner_host, r.owner_pid"
                 " FROM runs r ORDER BY r.created_at DESC"
             ).fetchall()
         return [
             {
                 "run_id": r[0],
                 "created_at": r[1],
-                "status": r[2],
+                "status": self._live_status(r[2], r[8], r[9]),
                 "dataset": r[3],
                 "target": r[4],
                 "task": r[5],
@@ -187,5 +256,6 @@ class Store:
         with self._connect() as db:
             found = db.execute("DELETE FROM runs WHERE id = ?", (self._checked(run_id),)).rowcount
         shutil.rmtree(self.root / "artifacts" / run_id, ignore_errors=True)
+        shutil.rmtree(self.root / "work" / run_id, ignore_errors=True)
         if not found:
             raise RunNotFound(f"Run '{run_id}' is not in the store at '{self.root}'; nothing was deleted.")

@@ -45,6 +45,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="how many percentage points of the primary metric the precision sweep may lose (0.5)",
     )
     run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
+    _limit_options(run)
+
+    resume = commands.add_parser("resume", help="finish an interrupted run: keep what it committed, train the rest")
+    resume.add_argument("run", help="the run id ('list' shows interrupted runs)")
+    resume.add_argument("--store", help="run store folder")
+    resume.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99)")
+    resume.add_argument("--out", help="folder for results.json and leaderboard.csv")
 
     show = commands.add_parser("show", help="reprint a saved run, optionally re-ranked")
     show.add_argument("run", help="a run id, an --out folder, or a results.json file")
@@ -85,6 +92,22 @@ def _build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("catalog", help="list candidates and deployment targets")
     return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--candidate-timeout",
+        type=float,
+        default=1800,
+        metavar="S",
+        help="stop a candidate that trains longer than this and record it as failed (1800)",
+    )
+    parser.add_argument(
+        "--candidate-memory",
+        type=float,
+        metavar="MB",
+        help="stop a candidate whose process uses more memory than this (default: 80%% of this machine's)",
+    )
 
 
 def _ranking_options(parser: argparse.ArgumentParser) -> None:
@@ -322,6 +345,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             timing=timing,
             progress=_progress,
             precision_tolerance_pp=args.precision_tolerance,
+            candidate_time_limit_s=args.candidate_timeout,
+            candidate_memory_limit_mb=args.candidate_memory,
         )
         print(render(run))
         if args.out:
@@ -329,6 +354,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                 f"\nSaved: {args.out}/results.json (run id {run.run_id}; "
                 f"reopen with: python -m advisor show {args.out})"
             )
+        return 0
+    if args.command == "resume":
+        run = advisor.resume(
+            args.run, store=args.store, timing=advisor.QUICK_TIMING if args.quick else None, progress=_progress
+        )
+        if args.out:
+            run.save_json(args.out)
+        print(render(run))
         return 0
     if args.command == "show":
         run = _opened(args)
@@ -399,6 +432,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(
                 f"{r['run_id']}  {r['status']:<11} {r['dataset']} -> {r['target']} ({r['task']}), "
                 f"{r['candidates']} candidates, recommended: {r['recommended'] or '-'}"
+                + (f"  (resume with: python -m advisor resume {r['run_id']})" if r["status"] == "interrupted" else "")
             )
         return 0
     registry = advisor.load_candidates()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,20 +48,36 @@ class JobRegistry:
             return self._jobs.get(run_id or "")
 
     def start(self, frame: pd.DataFrame, name: str, target: str, store: advisor.Store, **options: Any) -> Job:
-        job = Job(run_id=advisor.new_run_id())
+        run_id = advisor.new_run_id()
+        return self._launch(
+            run_id,
+            lambda job: advisor.advise(
+                frame,
+                target,
+                name=name,
+                store=store,
+                run_id=run_id,
+                progress=job.on_event,
+                should_stop=job.cancel.is_set,
+                **options,
+            ),
+        )
+
+    def resume(self, run_id: str, store: advisor.Store, **options: Any) -> Job:
+        """Finish an interrupted run in a worker thread (see `advisor.resume`)."""
+        return self._launch(
+            run_id,
+            lambda job: advisor.resume(
+                run_id, store=store, progress=job.on_event, should_stop=job.cancel.is_set, **options
+            ),
+        )
+
+    def _launch(self, run_id: str, call: Callable[[Job], Any]) -> Job:
+        job = Job(run_id=run_id)
 
         def work() -> None:
             try:
-                advisor.advise(
-                    frame,
-                    target,
-                    name=name,
-                    store=store,
-                    run_id=job.run_id,
-                    progress=job.on_event,
-                    should_stop=job.cancel.is_set,
-                    **options,
-                )
+                call(job)
             except advisor.AdvisorError as exc:
                 job.error = str(exc)
             except Exception as exc:  # shown as one sentence; the candidates already committed stay in the store

@@ -37,13 +37,18 @@ def bench(name: str, store: advisor.Store) -> dict:
     run = advisor.advise(ROOT / "datasets" / file, target, store=store)
     wall = time.perf_counter() - start
     print(f"\n=== {name}: {wall:.1f} s wall ===")
-    print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.phases_s.items()))
-    print(f"{'candidate':<16}{'status':<10}{'train s':>9}{'save+score s':>14}{'cold-start group s':>20}")
+    print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.phases_s.items() if isinstance(v, float)))
+    print(
+        f"{'candidate':<16}{'status':<10}{'train s':>9}{'process s':>11}{'save+load s':>13}{'peak RSS MB':>13}"
+        f"{'cold-start group s':>20}"
+    )
     for c in run.candidates:
         w = c.wall_s
         print(
             f"{c.key:<16}{c.status:<10}{w.get('train', float('nan')):>9.2f}"
-            f"{w.get('save_score_size_load', float('nan')):>14.2f}{w.get('cold_start_group', float('nan')):>20.2f}"
+            f"{w.get('isolated_process', float('nan')):>11.2f}"
+            f"{w.get('save_load', float('nan')):>13.2f}{(c.train_peak_rss_bytes or 0) / 2**20:>13.0f}"
+            f"{w.get('cold_start_group', float('nan')):>20.2f}"
         )
     print(render(run))
     return {

@@ -10,10 +10,17 @@ import advisor
 from app import ui
 
 st.title("Runs")
-runs = ui.store().list_runs()
+runs = ui.visible_runs()
 if not runs:
-    st.info("No runs yet. Start one on the Advisor page.")
+    st.info(
+        "No runs yet in this browser session. Start one on the Advisor page, or open an earlier run by its "
+        "link (?run=...); runs started by other people on this server are not listed."
+    )
     st.stop()
+st.caption(
+    "The runs this browser session started or opened by link. A run whose process stopped before it "
+    "finished (a server restart, a crash) shows as interrupted: open it to resume it."
+)
 
 st.dataframe(
     [
