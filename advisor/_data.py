@@ -6,9 +6,14 @@ reported as one sentence (see `_errors`). Code further in trusts what leaves thi
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
+import math
 import os
+import re
+import unicodedata
 import warnings
 import zlib
 from collections.abc import Mapping
@@ -35,6 +40,7 @@ from advisor._errors import (
     UnreadableFile,
     UnsupportedFormat,
     did_you_mean,
+    shown,
 )
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".xlsx")
@@ -53,6 +59,40 @@ MAX_CLASSES = 100
 IMBALANCE_RATIO = 0.25
 CATEGORICAL_MAX_UNIQUE = 50
 TARGET_HINTS = ("target", "label", "class", "y", "outcome", "income", "survived", "species", "price")
+
+# What load_table repaired on the way (renamed columns, skipped rows, a guessed encoding), kept
+# with the table so that inspect_table shows it with its own warnings.
+WARNINGS_KEY = "advisor_warnings"
+# The start of a file is enough to recognise its format, encoding and separator.
+HEAD_BYTES = 65_536
+ARROW_MIN_BYTES = 8 * 2**20  # CSVs this big are read by pyarrow (threads); smaller, the C reader is as fast
+SEPARATORS = (",", ";", "\t", "|")
+# Text has almost no control bytes besides tab, newlines and form feed; random or binary data
+# has about one in eight.
+TEXT_BYTES = bytes(range(32, 256)) + b"\t\n\r\x0b\x0c\x1a"
+BINARY_SHARE = 0.05
+GZIP_MAGIC = b"\x1f\x8b"
+# Files that arrive under a CSV name but are something else, by their first bytes.
+MAGIC = (
+    (b"PK\x03\x04", "a zip archive, not CSV text (an Excel workbook is one); if it is a workbook, rename it to .xlsx"),
+    (b"PAR1", "a Parquet file, not CSV text; rename it to .parquet"),
+    (GZIP_MAGIC, "gzip-compressed; rename it to .csv.gz"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook, not CSV text; open it in a spreadsheet and save it as .xlsx"),
+    (b"%PDF", "a PDF document, not CSV text; export the table itself as CSV"),
+    (b"SQLite format 3", "an SQLite database, not CSV text; export the table as CSV"),
+)
+# A ';'-separated file with numbers like 12,5 comes from a decimal-comma locale.
+DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?=;|$)", re.MULTILINE)
+# Numbers written for people: '$1,234.50', '-€ 3', '12 kg', '40%', '1,234,567', 'USD 12'.
+FORMATTED_NUMBER = re.compile(
+    r"^(?P<sign>[-+−]?)\s*(?P<before>[$€£¥₹]|[A-Z]{3}(?=\s))?\s*(?P<sign2>[-+−]?)"
+    r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
+    r"\s*(?P<after>%|[$€£¥₹]|[^\W\d_]{1,6}(?:/[^\W\d_]{1,6})?)?$"
+)
+# Larger numbers are as good as infinite: their squares overflow a standard deviation.
+LARGEST_MAGNITUDE = 1e150
+CONTAINERS = (bytes, bytearray, list, tuple, set, dict, np.ndarray)
+PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 
 
 @dataclass(frozen=True)
@@ -144,15 +184,15 @@ def load_table(
     """Read a CSV, CSV.gz, Parquet or XLSX file (a path, bytes or a binary file object).
 
     Returns the table and the name used in messages. `name` is needed for bytes and file
-    objects, whose format is taken from its extension.
+    objects, whose format is taken from its extension. What had to be repaired on the way
+    (renamed columns, skipped rows, an encoding guessed) is listed in `frame.attrs["advisor_warnings"]`.
     """
     if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-        frame.columns = [str(c) for c in frame.columns]
         label = name or "the table"
-        if frame.empty:
+        if source.empty:
             raise EmptyFile(f"{label} has no rows; give a table with a header and data rows.")
-        return frame, label
+        notes = list(source.attrs.get(WARNINGS_KEY, []))
+        return _tidy(source.copy(), label, notes), label
 
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -161,8 +201,7 @@ def load_table(
             raise FileNotFound(f"File '{path}' does not exist; check the path and try again.")
         size = path.stat().st_size
         _check_size(label, size, max_bytes)
-        raw: bytes | None = None
-        opener: Any = path
+        opener: Path | io.BytesIO = path
     else:
         label = name or getattr(source, "name", None) or "the uploaded file"
         raw = bytes(source) if isinstance(source, (bytes, bytearray)) else source.read()
@@ -179,11 +218,13 @@ def load_table(
     if size == 0:
         raise EmptyFile(f"File '{label}' is empty; give a file with a header row and data rows.")
 
-    frame = _read(opener, suffix, label)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.shape[1] == 0 or frame.shape[0] == 0:
+    notes: list[str] = []
+    frame = _read(opener, suffix, label, notes)
+    if frame.shape[1] == 0:
+        raise EmptyFile(f"File '{label}' has no columns; give a file with a header row and data rows.")
+    if frame.shape[0] == 0:
         raise EmptyFile(f"File '{label}' has a header but no data rows; give a file with at least {MIN_ROWS} rows.")
-    return frame, label
+    return _tidy(frame, label, notes), label
 
 
 def _check_size(label: str, size: int, max_bytes: int | None) -> None:
@@ -194,13 +235,22 @@ def _check_size(label: str, size: int, max_bytes: int | None) -> None:
         )
 
 
-def _read(opener: Any, suffix: str, label: str) -> pd.DataFrame:
+def _read(opener: Path | io.BytesIO, suffix: str, label: str, notes: list[str]) -> pd.DataFrame:
+    kind = {".csv": "CSV", ".csv.gz": "gzip CSV", ".parquet": "Parquet", ".xlsx": "Excel"}[suffix]
     try:
-        if suffix in (".csv", ".csv.gz"):
-            return _read_csv(opener, suffix, label)
-        if suffix == ".parquet":
-            return pd.read_parquet(opener)
-        return pd.read_excel(opener, engine="openpyxl")
+        with warnings.catch_warnings():  # pandas' and openpyxl's warnings are not for the user
+            warnings.simplefilter("ignore")
+            if suffix in (".csv", ".csv.gz"):
+                return _read_csv(opener, suffix, label, notes)
+            if suffix == ".parquet":
+                return pd.read_parquet(_rewound(opener))
+            head = _head(opener)
+            if not head.startswith(b"PK"):
+                raise UnreadableFile(
+                    f"File '{label}' could not be read as Excel ({_not_a_workbook(head)}); "
+                    "if it is a CSV, rename it to .csv, or save it again from the spreadsheet as .xlsx."
+                )
+            return _read_excel(opener, label, notes)
     except DataError:
         raise
     except (pd.errors.EmptyDataError, StopIteration):
@@ -210,39 +260,397 @@ def _read(opener: Any, suffix: str, label: str) -> pd.DataFrame:
             f"File '{label}' could not be decompressed ({_first_line(exc)}); check that it is a "
             "complete gzip file or upload the plain CSV."
         ) from None
-    except Exception as exc:
-        kind = {".csv": "CSV", ".csv.gz": "gzip CSV", ".parquet": "Parquet", ".xlsx": "Excel"}[suffix]
+    except pd.errors.ParserError as exc:
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if unclosed:
+            raise UnreadableFile(
+                f"File '{label}' has a quote (\") opened in row {int(unclosed.group(1)) + 1} that is never closed; "
+                "close or remove it and save the file again."
+            ) from None
         raise UnreadableFile(
             f"File '{label}' could not be read as {kind} ({_first_line(exc)}); open it in a "
             "spreadsheet, check it, and save it again as UTF-8 CSV."
         ) from None
+    except Exception as exc:
+        hint = {
+            "Parquet": "write it again (it may be incomplete) or export the table as CSV",
+            "Excel": "open it in a spreadsheet, check it, and save it again as .xlsx or UTF-8 CSV",
+        }.get(kind, "open it in a spreadsheet, check it, and save it again as UTF-8 CSV")
+        raise UnreadableFile(f"File '{label}' could not be read as {kind} ({_first_line(exc)}); {hint}.") from None
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:160]
+    first = re.sub(r"^Could not open Parquet input source '[^']*': ", "", text[0]) if text else type(exc).__name__
+    return shown(first, 160)
 
 
-def _read_csv(opener: Any, suffix: str, label: str) -> pd.DataFrame:
-    compression = "gzip" if suffix == ".csv.gz" else None
+def _rewound(opener: Path | io.BytesIO) -> Path | io.BytesIO:
+    if isinstance(opener, io.BytesIO):
+        opener.seek(0)
+    return opener
 
-    def read(**kwargs: Any) -> pd.DataFrame:
-        if hasattr(opener, "seek"):
-            opener.seek(0)
-        return pd.read_csv(opener, compression=compression, low_memory=False, **kwargs)
 
-    try:
-        frame = read()
-    except UnicodeDecodeError:
-        frame = read(encoding="latin-1")
-        frame.attrs["advisor_warning"] = f"File '{label}' is not UTF-8; it was read as Latin-1. Check accented text."
-    # A one-column result with separators in its header is a CSV written with ';' or tabs.
-    if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        for sep in (";", "\t", "|"):
-            if sep in header:
-                return read(sep=sep)
+def _head(opener: Path | io.BytesIO) -> bytes:
+    """The first bytes of the file, to recognise its format and encoding."""
+    if isinstance(opener, Path):
+        with opener.open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+    return opener.getvalue()[:HEAD_BYTES]
+
+
+def _not_a_workbook(head: bytes) -> str:
+    for magic, what in MAGIC:
+        if head.startswith(magic):
+            return f"it is {what.split(',')[0]}"
+    return "it is text, not a workbook" if _is_text(head) else "it is not a zip archive, as .xlsx files are"
+
+
+def _is_text(head: bytes) -> bool:
+    return len(head.translate(None, TEXT_BYTES)) <= BINARY_SHARE * len(head)
+
+
+def _refuse_not_csv(head: bytes, label: str, decompressed: bool) -> None:
+    """Stop a file that is not CSV text before pandas turns its bytes into nonsense columns."""
+    for magic, what in MAGIC:
+        if head.startswith(magic) and not (decompressed and magic == GZIP_MAGIC):
+            where = "holds" if decompressed else "is"
+            raise UnreadableFile(f"File '{label}' {where} {what}.")
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocols 2 to 5
+        raise UnreadableFile(
+            f"File '{label}' is a Python pickle, not CSV text; the advisor never opens pickled data "
+            "from a file it is given, so export the table as CSV."
+        )
+    if not _is_text(head):
+        where = "holds binary data once decompressed" if decompressed else "is binary"
+        raise UnreadableFile(
+            f"File '{label}' {where}, not CSV text; export the table as UTF-8 CSV, Parquet or Excel "
+            "from the program that made it."
+        )
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:200].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        raise UnreadableFile(
+            f"File '{label}' is a web page (HTML or XML), not CSV; download the data file itself rather than "
+            "the page that shows or links to it."
+        )
+    if re.match(rb'(\{\s*"|\[\s*[\[{"\d-])', start):
+        raise UnreadableFile(f"File '{label}' holds JSON, not CSV; convert it to a table and save that as CSV.")
+
+
+def _text_encoding(head: bytes) -> str | None:
+    """UTF-32 or UTF-16 when a byte-order mark or zero bytes give it away; None to try UTF-8 first."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE starts both
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even, odd = head[0:4096:2], head[1:4096:2]
+    if len(odd) >= 8:
+        if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
+            return "utf-16-be"
+    return None
+
+
+def _separator(sample: str) -> str:
+    """The separator that splits the first lines into the most fields, the same number in (nearly) each."""
+    lines = sample[: sample.rfind("\n") + 1] or sample  # whole lines only
+    best, best_score = ",", (0.0, 1)
+    for sep in SEPARATORS:
+        try:
+            reader = csv.reader(io.StringIO(lines), delimiter=sep)
+            counts = [len(r) for r, _ in zip(reader, range(50), strict=False) if r]
+        except csv.Error:
+            continue
+        if not counts or counts[0] < 2:
+            continue
+        score = (round(sum(c == counts[0] for c in counts) / len(counts), 1), counts[0])
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _read_csv(opener: Path | io.BytesIO, suffix: str, label: str, notes: list[str]) -> pd.DataFrame:
+    head = _head(opener)
+    compression = None
+    if suffix == ".csv.gz":
+        if head.startswith(GZIP_MAGIC):
+            compression = "gzip"
+            with gzip.open(_rewound(opener), "rb") as stream:
+                head = stream.read(HEAD_BYTES)
+        else:  # a browser that unpacked the download keeps the .gz name
+            notes.append(f"File '{label}' is not gzip-compressed; it was read as a plain CSV.")
+    encoding = _text_encoding(head)
+    if encoding is None:
+        _refuse_not_csv(head, label, decompressed=compression is not None)
+    sample = head.decode(encoding or "utf-8", errors="replace").replace("\x00", "")
+    sep = _separator(sample)
+    decimal = "," if sep == ";" and DECIMAL_COMMA.search(sample) else "."
+    options = {"sep": sep, "decimal": decimal, "compression": compression}
+    frame = None
+    for attempt in [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]:
+        try:
+            frame = _parse_csv(opener, label, options | {"encoding": attempt}, notes)
+        except UnicodeDecodeError:
+            continue
+        if attempt in ("cp1252", "latin-1"):
+            notes.append(f"File '{label}' is not UTF-8; it was read as Windows-1252 (Latin-1), so check accented text.")
+        break
+    assert frame is not None  # latin-1 decodes any byte
+    if encoding is None and b"\x00" in head:
+        notes.append(f"File '{label}' contains NUL bytes (a sign of a damaged file); they were removed.")
+        frame.columns = [str(c).replace("\x00", "") for c in frame.columns]
+        for column in frame.columns:
+            if pd.api.types.is_string_dtype(frame[column]):
+                frame[column] = frame[column].str.replace("\x00", "", regex=False)
     return frame
+
+
+def _parse_csv(opener: Path | io.BytesIO, label: str, options: dict[str, Any], notes: list[str]) -> pd.DataFrame:
+    size = opener.stat().st_size if isinstance(opener, Path) else len(opener.getbuffer())
+    arrow = (
+        size >= ARROW_MIN_BYTES
+        and options["decimal"] == "."
+        and options.get("encoding") == "utf-8"
+        and _is_utf8(opener, options["compression"])  # pyarrow keeps other bytes as binary instead of failing
+    )
+
+    def read(**extra: Any) -> pd.DataFrame:
+        if arrow and not extra:
+            try:  # pyarrow's multithreaded reader; what it refuses, the C reader below reads or explains
+                frame = pd.read_csv(_rewound(opener), engine="pyarrow", **options)
+                dated = [c for c in frame.columns if pd.api.types.infer_dtype(frame[c]) in ("date", "datetime64")]
+                if dated:  # pyarrow parses ISO dates; the column roles expect the text, as the C reader gives it
+                    text = dict.fromkeys(dated, "str")
+                    frame = pd.read_csv(_rewound(opener), engine="pyarrow", dtype=text, **options)
+                return frame
+            except Exception:
+                pass
+        # index_col=False: rows longer than the header never turn the first column into an index
+        return pd.read_csv(_rewound(opener), low_memory=False, index_col=False, **options, **extra)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = read()
+        except pd.errors.ParserError as exc:
+            if not re.search(r"Expected \d+ fields", str(exc)):
+                raise
+            caught.clear()
+            frame = read(on_bad_lines="warn")
+            skipped = [int(n) for w in caught for n in re.findall(r"Skipping line (\d+)", str(w.message))]
+            if not skipped:
+                raise
+            if len(skipped) >= len(frame):
+                raise UnreadableFile(
+                    f"File '{label}' has {len(skipped):,} lines with more fields than its first line "
+                    f"({frame.shape[1]}), from line {skipped[0]} on; make the first line the header row "
+                    "(remove any lines above it) and use one separator throughout."
+                ) from None
+            lines = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+            notes.append(
+                f"{len(skipped)} rows of '{label}' have more fields than the header and were skipped "
+                f"(line {lines}); check the separators and quotes on those lines."
+            )
+    if any("loss of data" in str(w.message) for w in caught):
+        notes.append(
+            f"Rows of '{label}' have more fields than the header; the extra fields at the end were dropped, "
+            "so check the separators."
+        )
+    header = read(header=None, nrows=1, dtype=str, keep_default_na=False)
+    if header.shape[1] == frame.shape[1]:  # the names as written: pandas renames duplicates and blanks
+        frame.columns = list(header.iloc[0]) if len(header) else list(frame.columns)
+    return frame
+
+
+def _is_utf8(opener: Path | io.BytesIO, compression: str | None) -> bool:
+    """Whether the whole (decompressed) file is valid UTF-8, read in 4 MB chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    raw: Any = _rewound(opener)
+    handle = raw.open("rb") if isinstance(raw, Path) else None
+    source = handle or raw
+    try:
+        stream = gzip.GzipFile(fileobj=source, mode="rb") if compression == "gzip" else source
+        while chunk := stream.read(2**22):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError, EOFError):
+        return False
+    finally:
+        if handle is not None:
+            handle.close()
+        _rewound(opener)
+    return True
+
+
+def _read_excel(opener: Path | io.BytesIO, label: str, notes: list[str]) -> pd.DataFrame:
+    with pd.ExcelFile(_rewound(opener), engine="openpyxl") as book:
+        sheets = book.sheet_names
+        for sheet in sheets:
+            grid = book.parse(sheet, header=None).dropna(how="all")
+            if grid.empty:
+                continue
+            if len(sheets) > 1:
+                notes.append(
+                    f"File '{label}' has {len(sheets)} sheets; only the first, '{shown(sheet)}', was read."
+                    if sheet == sheets[0]
+                    else f"File '{label}': the first sheet '{shown(sheets[0])}' is empty, so sheet "
+                    f"'{shown(sheet)}' was read ({len(sheets)} sheets in all)."
+                )
+            frame = grid.iloc[1:].reset_index(drop=True).infer_objects()
+            frame.columns = list(grid.iloc[0])  # the names as written: cleaned with every other format's
+            return frame
+    return pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- repairs
+
+
+def _tidy(frame: pd.DataFrame, label: str, notes: list[str]) -> pd.DataFrame:
+    """Names unique and on one line, lists as text, infinities as missing, formatted numbers as numbers."""
+    frame.columns = _clean_names(list(frame.columns), label, notes)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:
+            listed = _cells_as_text(values)
+            if listed is not None:
+                example = next((v for v in listed.dropna() if v), "")
+                notes.append(
+                    f"Column '{shown(column)}' of '{label}' holds lists, bytes or other containers; they were "
+                    f"turned into text such as '{shown(example)}'."
+                )
+                frame[column] = values = listed
+        if pd.api.types.is_float_dtype(values):
+            with np.errstate(invalid="ignore"):
+                infinite = np.abs(values.to_numpy(dtype=float, na_value=np.nan)) > LARGEST_MAGNITUDE
+            if infinite.any():
+                notes.append(
+                    f"Column '{shown(column)}' of '{label}' has {int(infinite.sum())} infinite values ('inf', or "
+                    f"beyond ±{LARGEST_MAGNITUDE:.0e}); they are treated as missing."
+                )
+                frame[column] = values.mask(infinite)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            parsed = _formatted_numbers(values)
+            if parsed is not None:
+                numbers, example = parsed
+                notes.append(
+                    f"Column '{shown(column)}' of '{label}' holds numbers written as text, such as "
+                    f"'{shown(example)}'; they were read as numbers."
+                )
+                frame[column] = numbers
+    if notes:  # only then: pandas deep-copies attrs into every frame derived from this one
+        frame.attrs[WARNINGS_KEY] = list(dict.fromkeys(notes))
+    return frame
+
+
+def _clean_name(name: Any) -> str:
+    """A column name on one line: no control or invisible characters, runs of spaces made one."""
+    if name is None or (isinstance(name, float) and math.isnan(name)):
+        return ""
+    text = "".join(ch for ch in str(name) if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf"))
+    return " ".join(text.split())
+
+
+def _clean_names(names: list[Any], label: str, notes: list[str]) -> list[str]:
+    cleaned = [_clean_name(n) for n in names]
+    taken = set(cleaned)
+
+    def fresh(base: str) -> str:
+        number = 1
+        while f"{base}.{number}" in taken:
+            number += 1
+        taken.add(f"{base}.{number}")
+        return f"{base}.{number}"
+
+    unnamed = [i for i, n in enumerate(cleaned) if not n]
+    for i in unnamed:
+        cleaned[i] = f"column_{i + 1}" if f"column_{i + 1}" not in taken else fresh(f"column_{i + 1}")
+        taken.add(cleaned[i])
+    if unnamed:
+        given = ", ".join(f"'{cleaned[i]}'" for i in unnamed[:5]) + (", ..." if len(unnamed) > 5 else "")
+        notes.append(
+            f"1 column of '{label}' has no name; it was named {given}."
+            if len(unnamed) == 1
+            else f"{len(unnamed)} columns of '{label}' have no name; they were named {given}."
+        )
+    used: set[str] = set()
+    copies: dict[str, list[str]] = {}
+    for i, name in enumerate(cleaned):
+        if name in used:
+            cleaned[i] = fresh(name)
+            copies.setdefault(name, []).append(cleaned[i])
+        used.add(cleaned[i])
+    for name, renamed in list(copies.items())[:3]:
+        notes.append(
+            f"Column '{shown(name)}' appears {len(renamed) + 1} times in '{label}'; the later "
+            f"{'copy was' if len(renamed) == 1 else 'copies were'} renamed "
+            + ", ".join(f"'{shown(r)}'" for r in renamed[:5])
+            + "."
+        )
+    if len(copies) > 3:
+        notes.append(
+            f"{len(copies) - 3} more column names appear more than once in '{label}'; they were renamed alike."
+        )
+    return cleaned
+
+
+def _cells_as_text(values: pd.Series) -> pd.Series | None:
+    """Lists, arrays, dicts and bytes in cells (Parquet list and binary columns) as text; None when none."""
+    if not any(issubclass(kind, CONTAINERS) for kind in values.map(type).unique()):
+        return None
+
+    def text(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                return bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                return bytes(value).hex()
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k}: {v}" for k, v in value.items())
+        if isinstance(value, CONTAINERS):
+            return ", ".join(map(str, value))
+        return value
+
+    return values.map(text)
+
+
+def _formatted_numbers(values: pd.Series) -> tuple[pd.Series, str] | None:
+    """'$1,234.50', '12 kg', '40%' or '1,234,567' as numbers, with an example; None for other text.
+
+    Only when (nearly) every value has that form, with one currency and one unit at most, and
+    at least one is not a plain number (those are left to `_as_numeric`).
+    """
+    present = values.dropna()
+    sample = present.head(200).astype(str).str.strip()
+    if sample.empty:
+        return None
+    matches = [FORMATTED_NUMBER.match(v) for v in sample]
+    found = [m for m in matches if m]
+    if len(found) < 0.98 * len(sample) or not any(
+        m.group("before") or m.group("after") or "," in m.group("number") for m in found
+    ):
+        return None
+    if (
+        len({m.group("before") for m in found if m.group("before")}) > 1
+        or len({m.group("after") for m in found if m.group("after")}) > 1
+    ):
+        return None
+
+    def number(text: str) -> float:
+        match = FORMATTED_NUMBER.match(text.strip())
+        if match is None:
+            return math.nan
+        signs = match.group("sign") + match.group("sign2")
+        value = float(match.group("number").replace(",", ""))
+        return -value if sum(sign in "-−" for sign in signs) % 2 else value
+
+    uniques = present.astype(str).unique()
+    lookup = {text: number(text) for text in uniques}
+    parsed = values.map(lambda v: math.nan if pd.isna(v) else lookup.get(str(v), math.nan)).astype(float)
+    if parsed[values.notna()].notna().mean() < 0.98:
+        return None
+    example = next(v for v in sample if FORMATTED_NUMBER.match(v) and not PLAIN_NUMBER.match(v))
+    return parsed, example
 
 
 # --------------------------------------------------------------------------- detection
@@ -259,7 +667,7 @@ def guess_target(frame: pd.DataFrame) -> str:
 
 def _is_integer_valued(values: pd.Series) -> bool:
     array = values.to_numpy(dtype=float, na_value=np.nan)
-    array = array[~np.isnan(array)]
+    array = array[np.isfinite(array)]
     return bool(array.size) and bool(np.all(np.equal(np.mod(array, 1), 0)))
 
 
@@ -290,8 +698,9 @@ def _looks_like_datetime(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.95)
 
 
-def detect_task(target: pd.Series, column: str, override: str | None = None) -> str:
+def detect_task(target: pd.Series, column: str, override: str | None = None, name: str | None = None) -> str:
     """binary, multiclass or regression, from the target's values (or checked against an override)."""
+    where = f" in '{name}'" if name else ""
     present = target.dropna()
     numeric = _as_numeric(present)
     n_unique = int(present.nunique())
@@ -302,12 +711,12 @@ def detect_task(target: pd.Series, column: str, override: str | None = None) -> 
             raise UnknownKey(f"Task '{override}' is not known; {did_you_mean(override, TASKS)}.")
         if override == "regression" and numeric is None:
             raise TaskMismatch(
-                f"Target column '{column}' holds text such as '{present.iloc[0]}', so it cannot be "
-                "a regression target; choose binary or multiclass, or another column."
+                f"Target column '{shown(column)}'{where} holds text such as '{shown(present.iloc[0])}', so it "
+                "cannot be a regression target; choose binary or multiclass, or another column."
             )
         if override == "binary" and n_unique != 2:
             raise TaskMismatch(
-                f"Target column '{column}' has {n_unique} distinct values, not 2, so the task cannot "
+                f"Target column '{shown(column)}'{where} has {n_unique} distinct values, not 2, so the task cannot "
                 "be binary; choose multiclass or regression."
             )
         return override
@@ -321,7 +730,9 @@ def detect_task(target: pd.Series, column: str, override: str | None = None) -> 
     return "multiclass"
 
 
-def _column_info(name: str, values: pd.Series, target: pd.Series, task: str) -> ColumnInfo:
+def _column_info(
+    name: str, values: pd.Series, target: pd.Series, task: str, target_classes: int | None = None
+) -> ColumnInfo:
     n = len(values)
     n_missing = int(values.isna().sum())
     present = values.dropna()
@@ -334,8 +745,10 @@ def _column_info(name: str, values: pd.Series, target: pd.Series, task: str) -> 
     if n_missing == n:
         return info("empty", "every value is missing")
     if n_unique == 1:
-        return info("constant", f"every value is '{present.iloc[0]}'")
-    if _is_leak(values, target, task):
+        return info("constant", f"every value is '{shown(present.iloc[0])}'")
+    # more distinct values than the target has classes cannot relabel it (a quick no on wide tables)
+    relabels = task == "regression" or target_classes is None or n_unique <= target_classes
+    if relabels and _is_leak(values, target, task):
         return info("leakage", "equals the target (or is a one-to-one relabelling of it)")
 
     numeric = _as_numeric(values)
@@ -385,33 +798,44 @@ def inspect_table(
     primary_metric: str | None = None,
 ) -> Dataset:
     """Validate the table for this target and detect the task, roles and primary metric."""
+    if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
+        frame = _tidy(frame.copy(), name, list(frame.attrs.get(WARNINGS_KEY, [])))  # not from load_table
+    if target not in frame.columns and _clean_name(target) in frame.columns:
+        target = _clean_name(target)  # as load_table cleaned the names: ' label ' is 'label'
     if target not in frame.columns:
-        raise UnknownColumn(f"Column '{target}' is not in '{name}'; {did_you_mean(target, frame.columns)}.")
-    notes: list[str] = []
-    if "advisor_warning" in frame.attrs:
-        notes.append(frame.attrs["advisor_warning"])
+        raise UnknownColumn(f"Column '{shown(target)}' is not in '{name}'; {did_you_mean(target, frame.columns)}.")
+    notes: list[str] = list(frame.attrs.get(WARNINGS_KEY, []))
     y_all = frame[target]
     if isinstance(y_all.dtype, pd.StringDtype) or y_all.dtype == object:
         y_all = y_all.where(y_all.astype("string").str.strip() != "", None)
     if y_all.notna().sum() == 0:
-        raise TargetAllMissing(f"Target column '{target}' in '{name}' has no values; pick a column that has them.")
+        raise TargetAllMissing(
+            f"Target column '{shown(target)}' in '{name}' has no values; pick a column that has them."
+        )
     n_dropped = int(y_all.isna().sum())
     rows = frame.loc[y_all.notna()].reset_index(drop=True)
+    rows.attrs = {}  # the notes are in the Dataset's warnings from here on
     y = y_all[y_all.notna()].reset_index(drop=True)
     if n_dropped:
-        notes.append(f"{n_dropped} rows have no value in target column '{target}' and were left out.")
-    if y.nunique() < 2:
-        raise OneClassTarget(
-            f"Target column '{target}' in '{name}' has only one value ('{y.iloc[0]}'); a model "
-            "needs at least two different values to learn from."
+        notes.append(f"{n_dropped} rows have no value in target column '{shown(target)}' and were left out.")
+    if y.dtype == object and len({type(v) for v in y}) > 1 and any(isinstance(v, str) for v in y):
+        y = y.map(str)  # 1 and 'yes' in one Excel column: classes must compare, so all are text
+        notes.append(
+            f"Target column '{shown(target)}' of '{name}' mixes numbers and text; all its values were read as text."
         )
     if len(rows) < MIN_ROWS:
         raise TooFewRows(
-            f"'{name}' has {len(rows)} rows with a value in '{target}'; the advisor needs at least "
+            f"'{name}' has {len(rows)} {'row' if len(rows) == 1 else 'rows'} with a value in '{shown(target)}'; "
+            "the advisor needs at least "
             f"{MIN_ROWS} to split them into train, validation and test sets."
         )
+    if y.nunique() < 2:
+        raise OneClassTarget(
+            f"Target column '{shown(target)}' in '{name}' has only one value ('{shown(y.iloc[0])}'); a model "
+            "needs at least two different values to learn from."
+        )
 
-    detected = detect_task(y, target, task)
+    detected = detect_task(y, target, task, name)
     classes: list[Any] | None = None
     counts: dict[str, int] | None = None
     class_weighting = False
@@ -425,14 +849,14 @@ def inspect_table(
         value_counts = y.value_counts()
         if len(value_counts) > MAX_CLASSES:
             raise TaskMismatch(
-                f"Target column '{target}' has {len(value_counts)} distinct values, too many classes "
-                f"(the limit is {MAX_CLASSES}); if it holds numbers, choose the regression task."
+                f"Target column '{shown(target)}' in '{name}' has {len(value_counts)} distinct values, too many "
+                f"classes (the limit is {MAX_CLASSES}); if it holds numbers, choose the regression task."
             )
         rare = value_counts[value_counts < MIN_ROWS_PER_CLASS]
         if len(rare):
             raise ClassTooSmall(
-                f"Class '{rare.index[0]}' of target column '{target}' has only {int(rare.iloc[0])} "
-                f"rows; each class needs at least {MIN_ROWS_PER_CLASS} to appear in the train, "
+                f"Class '{shown(rare.index[0])}' of target column '{shown(target)}' in '{name}' has only "
+                f"{int(rare.iloc[0])} rows; each class needs at least {MIN_ROWS_PER_CLASS} to appear in the train, "
                 "validation and test sets, so remove those rows or merge the class into another."
             )
         classes = sorted(value_counts.index.tolist(), key=str)
@@ -448,7 +872,7 @@ def inspect_table(
         if class_weighting:
             minority = value_counts.idxmin()
             notes.append(
-                f"Classes are imbalanced: '{minority}' is {value_counts.min() / len(y):.1%} of rows "
+                f"Classes are imbalanced: '{shown(minority)}' is {value_counts.min() / len(y):.1%} of rows "
                 f"({ratio:.2f}x the most common class), so the primary metric is balanced accuracy "
                 "and candidates train with class weights."
             )
@@ -460,13 +884,14 @@ def inspect_table(
             f"{did_you_mean(primary_metric, valid_metrics)}."
         )
 
-    infos = [_column_info(column, rows[column], y, detected) for column in rows.columns if column != target]
+    n_classes = None if detected == "regression" else int(y.nunique())
+    infos = [_column_info(c, rows[c], y, detected, n_classes) for c in rows.columns if c != target]
     for info in infos:
         if info.role in DROPPED_ROLES:
-            notes.append(f"Column '{info.name}' is not used: {info.note} ({info.role}).")
+            notes.append(f"Column '{shown(info.name)}' is not used: {info.note} ({info.role}).")
     if not any(info.role in USED_ROLES for info in infos):
         raise NoFeatures(
-            f"'{name}' has no usable feature column besides '{target}' (the others are IDs, "
+            f"'{name}' has no usable feature column besides '{shown(target)}' (the others are IDs, "
             "constant, empty or copies of the target); add columns that describe each row."
         )
     rows = rows.copy()

@@ -183,7 +183,8 @@ class TabularEncoder:
         self.columns_ = [c for c, role in self.roles.items() if role in ("numeric", "categorical", "text", "datetime")]
         numeric = [c for c in self.columns_ if self.roles[c] == "numeric"]
         floats = _Rows(X).floats(numeric) if len(X) else np.empty((0, len(numeric)))
-        missing = np.isnan(floats)
+        missing = ~np.isfinite(floats)  # an infinity is imputed like a gap: it would swamp the scaling
+        floats = np.where(missing, np.nan, floats)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns are dropped earlier
             medians = np.nan_to_num(np.nanmedian(floats, axis=0)) if numeric else np.zeros(0)
@@ -241,7 +242,7 @@ class TabularEncoder:
         at = len(group.columns)
         if at:
             floats = reader.floats(group.columns)
-            missing = np.isnan(floats)
+            missing = ~np.isfinite(floats)
             if missing.any():
                 floats = np.where(missing, group.medians, floats)
             out[:, :at] = (floats - group.means) / group.scales

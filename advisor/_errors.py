@@ -83,13 +83,20 @@ class RunNotFound(AdvisorError):
     pass
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A user's value as a message quotes it: on one line, and cut to `limit` characters."""
+    text = str(value)
+    cut = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
+    return cut + ("..." if len(text) > limit else "")
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """A short hint listing the closest valid choice, or all of them when few."""
     choices = [str(c) for c in choices]
     close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
-    listing = ", ".join(repr(c) for c in choices[:30])
+    listing = ", ".join(repr(shown(c)) for c in choices[:30])
     if len(choices) > 30:
         listing += f", ... ({len(choices)} in all)"
     if close:
-        return f"did you mean {close[0]!r}? Valid: {listing}"
+        return f"did you mean {shown(close[0])!r}? Valid: {listing}"
     return f"valid: {listing}"

@@ -74,6 +74,8 @@ class FastEncoder:
             except (TypeError, ValueError):  # missing or not a number: imputed, as the batch path does
                 if bad is None and not _is_missing(value):
                     bad = name
+                number = math.nan
+            if not math.isfinite(number):  # and so is an infinity
                 number = median
                 if indicator >= 0:
                     out[indicator] = 1.0

@@ -165,6 +165,18 @@ def build_report(run: Run) -> str:
         "energy and cost: see each candidate's method below.</p>"
     )
 
+    curve = run.learning_curve
+    if curve and curve.get("points") and not curve.get("error"):
+        rows = "".join(
+            f"<tr><td>{p['fraction']:.0%}</td><td>{p['rows']:,}</td><td>{p['primary']:.4f}</td></tr>"
+            for p in curve["points"]
+        )
+        parts.append(
+            f"<h2>Would more rows help?</h2><p>{_e(curve['name'])}, {_e(curve['metric'])} on the test split: "
+            f"{_e(curve['verdict'])}.</p><table><tr><th>share of training rows</th><th>rows</th>"
+            f"<th>{_e(curve['metric'])}</th></tr>{rows}</table><p class='muted'>{_e(curve['method'])}</p>"
+        )
+
     # Charts: the first carries plotly.js so the file opens offline.
     points = pareto_data(run, "p99_ms", "primary")
     parts.append("<h2>Pareto chart: quality against single-row latency</h2>")

@@ -89,11 +89,21 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "joules_per_1k": ("J", "lower", "energy per 1,000 predictions (see its method)"),
     "usd_per_million": ("USD", "lower", "cost per 1,000,000 predictions (see its method)"),
     "train_s": ("s", "lower", "training time (not an inference metric; shown for context)"),
+    "trained_on": ("", "", "the machine (or Dask worker) that trained it"),
+    "timed_on": ("", "", "the machine (or Dask worker) its latency and throughput were measured on"),
     "skilled": ("", "", "beats the no-skill baseline beyond the 95% interval"),
     "pareto": ("", "", "on the Pareto front of the weighted metrics"),
     "recommended": ("", "", "the recommendation for the current priorities"),
     "score": ("0-1", "higher", "weighted normalised utility used to rank the front"),
 }
+
+
+def _where(place: Mapping[str, Any]) -> str | None:
+    """'host (CPU)' or 'tcp://worker (host, CPU)': where a figure was taken."""
+    if not place:
+        return None
+    machine = f"{place.get('host')}, {place.get('cpu')}"
+    return f"{place['dask_worker']} ({machine})" if place.get("dask_worker") else machine
 
 
 def _load(cls: type, data: Mapping[str, Any] | None) -> Any:
@@ -128,6 +138,7 @@ class CandidateResult:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # measured on a target machine (`measure`)
     train_peak_rss_bytes: int | None = None  # peak resident memory of the process that trained it
     worker: dict[str, Any] = field(default_factory=dict)  # where it was trained: host, pid, processor
+    measured_on: dict[str, Any] = field(default_factory=dict)  # where it was timed: host, processor
     notes: list[str] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
 
@@ -197,6 +208,9 @@ class Run:
     store_root: str | None = None
     error: str | None = None
     recommendation: Recommendation | None = None
+    # Would more rows help? The reference candidate's test quality at 25, 50 and 100% of the
+    # training rows (see `advisor._run.learning_curve`); None when it was not measured.
+    learning_curve: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -248,6 +262,8 @@ class Run:
                 "compression": c.compression,
                 "status": c.status,
                 "train_s": c.train_s,
+                "trained_on": _where(c.worker),
+                "timed_on": _where(c.measured_on),
             }
             if c.quality:
                 row.update(c.quality.metrics)
@@ -438,6 +454,7 @@ class Run:
                 "hardware": self.hardware,
                 "settings": self.settings,
                 "phases_s": self.phases_s,
+                "learning_curve": self.learning_curve,
                 "candidates": candidates,
                 "pareto": list(recommendation.pareto),
                 "recommended": recommendation.key,
@@ -487,6 +504,7 @@ class Run:
             phases_s=header.get("phases_s", {}),
             store_root=store_root,
             error=header.get("error"),
+            learning_curve=header.get("learning_curve"),
         )
         run.rank()
         return run

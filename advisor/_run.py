@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,11 +27,12 @@ import pandas as pd
 
 from advisor import _hardware
 from advisor._artifact import Artifact, load_artifact, write_artifact
+from advisor._backend import DaskBackend, LocalBackend, make_backend
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
 from advisor._data import Dataset, Split, load_dataset, split_dataset
 from advisor._encoder import TabularEncoder
-from advisor._errors import AdvisorError
-from advisor._isolate import Limits, WorkFailed, run_isolated, warm_up
+from advisor._errors import AdvisorError, RunNotFound
+from advisor._isolate import Finished, Limits, WorkFailed, run_isolated, warm_up
 from advisor._lock import timing_lock
 from advisor._measure import StartupMeasurement
 from advisor._pareto import parse_limits, parse_priorities
@@ -48,6 +50,8 @@ from advisor._worker import (
 )
 
 SINGLE_ROW_INPUTS = 200
+DEFAULT_ROW_BUDGET = 100_000  # training rows; above it, a stratified sample (the test split stays whole)
+CURVE_FRACTIONS = (0.25, 0.5)
 DEFAULT_CANDIDATE_TIME_S = 1800.0
 TIMING_BASE_S = 120.0  # the timing process's time limit: this, plus the next per candidate
 TIMING_PER_CANDIDATE_S = 60.0
@@ -118,6 +122,11 @@ def advise(
     precision_tolerance_pp: float | None = None,
     candidate_time_limit_s: float | None = DEFAULT_CANDIDATE_TIME_S,
     candidate_memory_limit_mb: float | None = None,
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    measure_on: str | None = None,
+    row_budget: int | None = DEFAULT_ROW_BUDGET,
+    with_learning_curve: bool = True,
     _resumed: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
@@ -133,6 +142,17 @@ def advise(
     `candidate_memory_limit_mb` (default: 80% of this machine's memory); one that fails, hangs or
     crashes is recorded as failed with the reason and the others go on. The timing phase holds
     the machine's timing lock (see `_lock`) so that concurrent runs do not skew each other.
+
+    `scheduler` (a Dask scheduler address, or $ADVISOR_DASK_SCHEDULER) trains the candidates on
+    that cluster instead of this machine (see `_backend`); `jobs` is how many train at once here
+    (default 1: on a small machine parallel training slows each candidate as much as it saves);
+    `measure_on` (a worker's address) times the candidates on that worker, the hardware they will
+    be deployed on, so that every candidate is compared on it.
+
+    Above `row_budget` training rows the candidates train on a stratified sample of that many
+    (the test split keeps every row), and the run says so. With `with_learning_curve`, the
+    recommended candidate (or the best one trained from scratch) is trained again on 25% and 50%
+    of the training rows, so the user sees whether more rows would help.
     """
     report = _Reporter(progress)
     stop = should_stop or (lambda: False)
@@ -144,7 +164,6 @@ def advise(
     store = store if isinstance(store, Store) else Store(store)
     phases: dict[str, float] = {}
 
-    warm_up()  # the forkserver imports the libraries while the data loads
     t0 = time.perf_counter()
     if isinstance(data, Dataset):
         dataset = data
@@ -152,7 +171,9 @@ def advise(
         if target is None:
             raise AdvisorError("No target column was given; name the column to predict (--target COL).")
         dataset = load_dataset(data, target, name=name, task=task, primary_metric=primary_metric, max_bytes=max_bytes)
+    warm_up()  # the data is usable: the forkserver imports the libraries while it is split and encoded
     split = split_dataset(dataset, seed=seed)
+    split, sampled = sample_training_rows(split, dataset.is_classification, row_budget, seed)
     encoder = TabularEncoder(dataset.roles).fit(split.X_train)
     phases["data_s"] = time.perf_counter() - t0
 
@@ -171,6 +192,7 @@ def advise(
         "catalog": [_spec_to_dict(s) for s in specs],
         "budget_s": budget_s,
         "seed": seed,
+        "row_budget": row_budget,
         "timing": asdict(timing),
         "options": {"precision_tolerance_pp": precision_tolerance_pp} if precision_tolerance_pp is not None else {},
         "candidate_limits": {"time_s": candidate_limits.time_s, "memory_bytes": candidate_limits.memory_bytes},
@@ -179,7 +201,7 @@ def advise(
         run_id=run_id,
         created_at=time.time(),
         status="running",
-        dataset=dataset.summary() | {"features_encoded": encoder.n_features_out_},
+        dataset=_summary(dataset, encoder, sampled, split),
         split=split.sizes(),
         hardware=_hardware.describe(include_gpu="torch" in sys.modules or _wants_torch(specs)),
         settings=settings,
@@ -195,6 +217,10 @@ def advise(
         phases_s=phases,
         store_root=str(store.root),
     )
+    backend = make_backend(candidate_limits, scheduler=scheduler, jobs=jobs)
+    run.settings["backend"] = backend.describe()
+    if measure_on:
+        _check_worker(backend, measure_on)
     stored: dict[str, tuple[bytes, Predictor]] = {}  # each artifact's predictor, to rewrite with final figures
     if _resumed is None:
         store.create_run(run_id, _header(run))
@@ -220,10 +246,23 @@ def advise(
             phases,
             settings["options"],
             stored,
-            candidate_limits,
+            backend,
         )
         if predictors:
-            _time_all(run, predictors, split, timing, store, report, stop, budget_s, phases, candidate_limits)
+            _time_all(
+                run,
+                predictors,
+                split,
+                timing,
+                store,
+                report,
+                stop,
+                budget_s,
+                phases,
+                candidate_limits,
+                backend,
+                measure_on,
+            )
         run.status = "complete"
     except Cancelled:
         run.status = "cancelled"
@@ -233,10 +272,18 @@ def advise(
         store.update_header(run_id, _header(run))
         store.finish_run(run_id, run.status, None, run.error)
         raise
-    store.clear_work(run_id)
+    finally:
+        backend.close()
     run.phases_s = phases
     report("rank", "Ranking")
     run.rank()
+    if with_learning_curve and run.status == "complete" and not stop():
+        t_curve = time.perf_counter()
+        run.learning_curve = learning_curve(
+            run, specs, dataset, split, encoder, store.work_dir(run_id), candidate_limits, report, stop
+        )
+        phases["learning_curve_s"] = time.perf_counter() - t_curve
+    store.clear_work(run_id)
     _refresh_artifacts(run, stored)
     store.update_header(run_id, _header(run))
     store.finish_run(run_id, run.status, _ranking(run))
@@ -300,6 +347,7 @@ def resume(
         precision_tolerance_pp=(settings.get("options") or {}).get("precision_tolerance_pp"),
         candidate_time_limit_s=limits.get("time_s", DEFAULT_CANDIDATE_TIME_S),
         candidate_memory_limit_mb=limits["memory_bytes"] / 2**20 if limits.get("memory_bytes") else None,
+        row_budget=settings.get("row_budget", DEFAULT_ROW_BUDGET),
         _resumed=dict(finished, __created_at__=stored["created_at"]),
     )
 
@@ -349,6 +397,135 @@ def _reload_finished(run: Run, stored: dict[str, tuple[bytes, Predictor]]) -> No
             run.candidates[position] = fresh
 
 
+def _summary(dataset: Dataset, encoder: TabularEncoder, sampled: dict[str, int] | None, split: Split) -> dict[str, Any]:
+    summary = dataset.summary() | {"features_encoded": encoder.n_features_out_}
+    if sampled:
+        summary["sampled"] = sampled
+        summary["warnings"] = [
+            *summary.get("warnings", []),
+            f"The candidates trained on a stratified sample of {len(split.X_train):,} of the "
+            f"{sampled['train_rows']:,} training rows (the row budget; raise it with --row-budget); the test split "
+            f"keeps all {len(split.X_test):,} rows, so every quality figure uses every held-out row. The learning "
+            "curve shows whether more rows would help.",
+        ]
+    return summary
+
+
+def _sample_positions(y: pd.Series, n: int, seed: int, stratify: bool) -> np.ndarray:
+    """`n` row positions of `y`, stratified by class where every class has two rows or more."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(y))
+    if n >= len(y):
+        return positions
+    labels = y.to_numpy() if stratify and y.value_counts().min() >= 2 else None
+    try:
+        keep, _ = train_test_split(positions, train_size=n, stratify=labels, random_state=seed)
+    except ValueError:  # a class too small for the sample size: plain random rows
+        keep, _ = train_test_split(positions, train_size=n, random_state=seed)
+    return np.sort(keep)
+
+
+def sample_training_rows(
+    split: Split, classification: bool, budget: int | None, seed: int
+) -> tuple[Split, dict[str, int] | None]:
+    """The split with at most `budget` training (and validation) rows, drawn stratified by class.
+
+    The test split is never sampled: every quality figure is measured on all held-out rows."""
+    if budget is None or len(split.X_train) <= budget:
+        return split, None
+    train = _sample_positions(split.y_train, budget, seed, classification)
+    val = _sample_positions(split.y_val, budget, seed, classification)
+    sampled = replace(
+        split,
+        X_train=split.X_train.iloc[train],
+        y_train=split.y_train.iloc[train],
+        X_val=split.X_val.iloc[val],
+        y_val=split.y_val.iloc[val],
+    )
+    return sampled, {"train_rows": len(split.X_train), "validation_rows": len(split.X_val), "budget": budget}
+
+
+def learning_curve(
+    run: Run,
+    specs: list[CandidateSpec],
+    dataset: Dataset,
+    split: Split,
+    encoder: TabularEncoder,
+    work: Path,
+    limits: Limits,
+    report: _Reporter,
+    stop: Callable[[], bool],
+) -> dict[str, Any] | None:
+    """Test quality of one candidate trained on 25%, 50% and 100% of the training rows.
+
+    The candidate is the recommended one when it trains from scratch (a compressed or distilled
+    one depends on others), else the best such candidate. Each point trains isolated like any
+    candidate, on a stratified subset, and is scored on the whole test split."""
+    roots = {
+        s.key: s
+        for s in specs
+        if not s.depends_on and s.family != "baseline" and run.candidate(s.key).quality is not None
+    }
+    if not roots:
+        return None
+    chosen = run.recommendation.key if run.recommendation else None
+    if chosen not in roots:
+        chosen = max(roots, key=lambda k: run.candidate(k).quality.primary_value)
+    spec = roots[chosen]
+    full = run.candidate(chosen).quality
+    n = len(split.X_train)
+    points = []
+    for fraction in CURVE_FRACTIONS:
+        rows = max(int(n * fraction), 10)
+        if stop() or rows >= n:
+            return None
+        report("curve", f"Learning curve: {spec.name} on {fraction:.0%} of the training rows ({rows:,})", phase="curve")
+        keep = _sample_positions(split.y_train, rows, split.seed, dataset.is_classification)
+        subset = replace(split, X_train=split.X_train.iloc[keep], y_train=split.y_train.iloc[keep])
+        path = work / f"curve-{fraction}.joblib"
+        joblib.dump(_run_context(dataset, subset, encoder), path)
+        task = CandidateTask(
+            spec=spec, specs={s.key: s for s in specs}, context=str(path), threads=_hardware.usable_cpus()
+        )
+        try:
+            quality = run_isolated(train_candidate, task, limits, should_stop=stop).value.quality
+        except WorkFailed as failure:
+            return {"key": chosen, "error": failure.reason, "points": points}
+        points.append(_curve_point(fraction, rows, quality))
+    points.append(_curve_point(1.0, n, full))
+    low, mid, high = (p["primary"] for p in points)
+    late, early = high - mid, mid - low
+    rising = late > 0 and late >= max(0.5 * early, 0.002)
+    verdict = (
+        f"still rising from 50% to 100% of the rows ({late:+.4f}): more rows would likely help"
+        if rising
+        else f"levelling off from 50% to 100% of the rows ({late:+.4f}): more rows are unlikely to help much"
+    )
+    return {
+        "key": chosen,
+        "name": spec.name,
+        "metric": dataset.primary_metric,
+        "points": points,
+        "verdict": verdict,
+        "method": (
+            f"{spec.name} trained again, isolated, on stratified subsets of 25% and 50% of the {n:,} training rows "
+            "(the encoder as fitted on all of them), each scored on the whole test split; 100% is the run's own "
+            "figure. 'Still rising' means the last doubling gained at least half what the one before did "
+            "(and at least 0.002)."
+        ),
+    }
+
+
+def _curve_point(fraction: float, rows: int, quality: Any) -> dict[str, Any]:
+    return {
+        "fraction": fraction,
+        "rows": rows,
+        "primary": quality.primary_value,
+        "ci95": [quality.primary_ci95_low, quality.primary_ci95_high],
+    }
+
+
 def _wants_torch(specs: Iterable[CandidateSpec]) -> bool:
     return any("torch" in s.requires for s in specs)
 
@@ -362,6 +539,7 @@ def _header(run: Run) -> dict[str, Any]:
         "settings": run.settings,
         "profile": dict(run.profile.__dict__, weights=dict(run.profile.weights), limits=dict(run.profile.limits)),
         "phases_s": run.phases_s,
+        "learning_curve": run.learning_curve,
         "status": run.status,
         "error": run.error,
     }
@@ -386,10 +564,12 @@ def _train_all(
     phases: dict[str, float],
     options: Mapping[str, Any],
     stored: dict[str, tuple[bytes, Predictor]],
-    limits: Limits,
+    backend: LocalBackend | DaskBackend,
 ) -> dict[str, Artifact]:
-    """Each candidate in its own child process (see `_isolate`), under `limits`; the results are
-    committed one at a time. Candidates already in `stored` (a resumed run) are not trained again."""
+    """Every candidate through the backend (isolated child processes here, or a Dask cluster),
+    each started once what it derives from is trained, in catalog order, as many at once as the
+    backend has slots. Results are committed one at a time, as they arrive. Candidates already in
+    `stored` (a resumed run) are not trained again."""
     t_phase = time.perf_counter()
     device = "cpu"
     if _wants_torch(specs):
@@ -399,112 +579,158 @@ def _train_all(
     work = store.work_dir(run.run_id)
     context_path = work / "context.joblib"
     joblib.dump(_run_context(dataset, split, encoder), context_path)
+    backend.prepare(str(context_path))
     first_record = split.X_test.iloc[0].to_dict()
     artifacts = store.artifact_dir(run.run_id)
     predictors: dict[str, Artifact] = {}  # loaded back from disk: what is timed is what is deployed
     for key in stored:
         predictors[key] = load_artifact(run.candidate(key).artifact or "")
     specs_by_key = {s.key: s for s in specs}
+    position = {s.key: i for i, s in enumerate(specs)}
     total = len(specs)
-    for position, spec in enumerate(specs):
-        result = run.candidates[position]
-        if spec.key in stored or result.status in ("failed", "skipped"):
-            continue  # committed before a resume
-        if stop():
-            raise Cancelled()
-        elapsed = report.elapsed()
-        eta = elapsed / position * (total - position) if position else None
-        if budget_s is not None and elapsed > 0.6 * budget_s and spec.family != "baseline":
-            result.status = "skipped"
-            result.notes.append(
-                f"skipped: {elapsed:.0f} s of the {budget_s:.0f} s time budget were spent before it started"
-            )
-            store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
-            continue
-        missing = spec.missing_requirements()
-        unavailable = [k for k in spec.depends_on if k not in stored]
-        if missing or unavailable:
-            result.status = "failed" if missing else "skipped"
-            result.error = (
-                f"needs the package '{missing[0]}', which is not installed: pip install -r requirements.txt"
-                if missing
-                else f"needs '{unavailable[0]}', which was not trained in this run "
-                f"({run.candidate(unavailable[0]).status})"
-            )
-            store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
-            continue
-        report(
-            "train",
-            f"Training {spec.name}",
-            candidate=spec.key,
-            phase="training",
-            done=position,
-            total=total,
-            eta_s=eta,
-        )
+    threads = max(1, _hardware.usable_cpus() // backend.slots) if backend.name == "local" else 1
+    waiting = [s for s in specs if s.key not in stored and run.candidates[position[s.key]].status == "pending"]
+    running: dict[Any, CandidateSpec] = {}
 
-        def epoch_report(message: str, key: str = spec.key, at: int = position) -> None:
-            report("train", message, candidate=key, phase="epoch", done=at, total=total)
-
-        task = CandidateTask(
-            spec=spec,
-            specs=specs_by_key,
-            context=str(context_path),
-            dependencies={k: stored[k][0] for k in spec.depends_on},
-            device=device if "torch" in spec.requires else "cpu",
-            threads=_hardware.usable_cpus(),
-            options=dict(options),
-            cache_dir=str(work / "cache"),
-        )
-        try:
-            finished = run_isolated(train_candidate, task, limits, on_message=epoch_report, should_stop=stop)
-            output: CandidateOutput = finished.value
-            saved_at = time.perf_counter()
-            result.train_s = output.train_s
-            result.wall_s["train"] = output.train_s
-            result.wall_s["isolated_process"] = finished.wall_s
-            result.train_peak_rss_bytes = finished.peak_rss_bytes
-            result.worker = output.worker
-            result.notes.extend(output.notes)
-            if output.sweep_choice:
-                result.compression = f"sweep:{output.sweep_choice}"
-            result.train_device = output.train_device
-            result.runtime = output.runtime
-            result.quality = output.quality
-            result.size = output.size
-            predictor = _predictor_from_bytes(output.predictor_bytes)
-            path = artifacts / f"{spec.key}.zip"
-            write_artifact(path, output.predictor_bytes, predictor, _artifact_metrics(run, result))
-            result.artifact = str(path)
-            loaded, load_ms, first_ms = _load_warm(path, first_record)
-            result.startup = _warm_startup(load_ms, first_ms)
-            result.status = "trained"
-            result.wall_s["save_load"] = time.perf_counter() - saved_at
-            stored[spec.key] = (output.predictor_bytes, predictor)
-            predictors[spec.key] = loaded
-        except WorkFailed as failure:
-            if failure.kind == "stopped":
-                raise Cancelled() from None
-            result.status = "failed"
-            result.error = failure.reason[:500]
-            result.train_peak_rss_bytes = failure.peak_rss_bytes
-            if failure.detail:
-                result.notes.append("traceback: " + failure.detail[-1500:])
-        except Exception as exc:  # saving or loading it failed: recorded with its reason, the run goes on
-            result.status = "failed"
-            result.error = f"{type(exc).__name__}: {exc}".strip()[:500]
-            result.notes.append("traceback: " + traceback.format_exc(limit=3)[-1500:])
-        store.save_candidate(run.run_id, spec.key, position, result.status, result.to_dict())
+    def settle(spec: CandidateSpec, result: CandidateResult) -> None:
+        store.save_candidate(run.run_id, spec.key, position[spec.key], result.status, result.to_dict())
+        finished = sum(c.status not in ("pending", "running") for c in run.candidates)
         report(
             "train",
             f"{spec.name}: {result.status}",
             candidate=spec.key,
             phase=result.status,
-            done=position + 1,
+            done=finished,
             total=total,
         )
+
+    try:
+        while waiting or running:
+            if stop():
+                raise Cancelled()
+            waiting_before = len(waiting)
+            for spec in list(waiting):  # those that can no longer train, in catalog order
+                result = run.candidates[position[spec.key]]
+                missing = spec.missing_requirements()
+                lost = [k for k in spec.depends_on if run.candidate(k).status in ("failed", "skipped")]
+                if missing or lost:
+                    waiting.remove(spec)
+                    result.status = "failed" if missing else "skipped"
+                    result.error = (
+                        f"needs the package '{missing[0]}', which is not installed: pip install -r requirements.txt"
+                        if missing
+                        else f"needs '{lost[0]}', which was not trained in this run ({run.candidate(lost[0]).status})"
+                    )
+                    settle(spec, result)
+            for spec in list(waiting):  # start what is ready, while the backend has room
+                if len(running) >= backend.slots:
+                    break
+                if not all(k in stored for k in spec.depends_on):
+                    continue
+                waiting.remove(spec)
+                result = run.candidates[position[spec.key]]
+                elapsed = report.elapsed()
+                if budget_s is not None and elapsed > 0.6 * budget_s and spec.family != "baseline":
+                    result.status = "skipped"
+                    result.error = None
+                    result.notes.append(
+                        f"skipped: {elapsed:.0f} s of the {budget_s:.0f} s time budget were spent before it started"
+                    )
+                    settle(spec, result)
+                    continue
+                finished = sum(c.status not in ("pending", "running") for c in run.candidates)
+                eta = elapsed / finished * (total - finished) if finished else None
+                report(
+                    "train",
+                    f"Training {spec.name}",
+                    candidate=spec.key,
+                    phase="training",
+                    done=finished,
+                    total=total,
+                    eta_s=eta,
+                )
+
+                def epoch_report(message: str, key: str = spec.key) -> None:
+                    report("train", message, candidate=key, phase="epoch", total=total)
+
+                task = CandidateTask(
+                    spec=spec,
+                    specs=specs_by_key,
+                    context=str(context_path),
+                    dependencies={k: stored[k][0] for k in spec.depends_on},
+                    device=device if "torch" in spec.requires else "cpu",
+                    threads=threads,
+                    options=dict(options),
+                    cache_dir=str(work / "cache"),
+                )
+                result.status = "running"
+                running[backend.submit(task, epoch_report, stop)] = spec
+            if not running:
+                if waiting and len(waiting) == waiting_before:  # a valid catalog never gets here; never spin
+                    raise RuntimeError(f"no candidate can start: {[s.key for s in waiting]}")
+                continue
+            for handle in backend.wait_any(list(running)):
+                spec = running.pop(handle)
+                result = run.candidates[position[spec.key]]
+                try:
+                    finished_work = backend.outcome(handle)
+                    _accept(run, spec, result, finished_work, artifacts, first_record, stored, predictors)
+                except WorkFailed as failure:
+                    if failure.kind == "stopped":
+                        raise Cancelled() from None
+                    result.status = "failed"
+                    result.error = failure.reason[:500]
+                    result.train_peak_rss_bytes = failure.peak_rss_bytes
+                    if failure.detail:
+                        result.notes.append("traceback: " + failure.detail[-1500:])
+                except Exception as exc:  # saving or loading it failed: recorded with its reason, the run goes on
+                    result.status = "failed"
+                    result.error = f"{type(exc).__name__}: {exc}".strip()[:500]
+                    result.notes.append("traceback: " + traceback.format_exc(limit=3)[-1500:])
+                settle(spec, result)
+    finally:
+        for handle, spec in running.items():
+            backend.cancel(handle)
+            run.candidates[position[spec.key]].status = "pending"
     phases["train_s"] = time.perf_counter() - t_phase
     return predictors
+
+
+def _accept(
+    run: Run,
+    spec: CandidateSpec,
+    result: CandidateResult,
+    finished: Finished,
+    artifacts: Path,
+    first_record: dict[str, Any],
+    stored: dict[str, tuple[bytes, Predictor]],
+    predictors: dict[str, Artifact],
+) -> None:
+    """A trained candidate's figures into its result; its artifact written and loaded back."""
+    output: CandidateOutput = finished.value
+    saved_at = time.perf_counter()
+    result.train_s = output.train_s
+    result.wall_s["train"] = output.train_s
+    result.wall_s["isolated_process"] = finished.wall_s
+    result.train_peak_rss_bytes = finished.peak_rss_bytes
+    result.worker = output.worker
+    result.notes.extend(output.notes)
+    if output.sweep_choice:
+        result.compression = f"sweep:{output.sweep_choice}"
+    result.train_device = output.train_device
+    result.runtime = output.runtime
+    result.quality = output.quality
+    result.size = output.size
+    predictor = _predictor_from_bytes(output.predictor_bytes)
+    path = artifacts / f"{spec.key}.zip"
+    write_artifact(path, output.predictor_bytes, predictor, _artifact_metrics(run, result))
+    result.artifact = str(path)
+    loaded, load_ms, first_ms = _load_warm(path, first_record)
+    result.startup = _warm_startup(load_ms, first_ms)
+    result.status = "trained"
+    result.wall_s["save_load"] = time.perf_counter() - saved_at
+    stored[spec.key] = (output.predictor_bytes, predictor)
+    predictors[spec.key] = loaded
 
 
 def _run_context(dataset: Dataset, split: Split, encoder: TabularEncoder) -> RunContext:
@@ -645,10 +871,13 @@ def _time_all(
     budget_s: float | None,
     phases: dict[str, float],
     limits: Limits,
+    backend: LocalBackend | DaskBackend | None = None,
+    measure_on: str | None = None,
 ) -> None:
     """Time every trained candidate in one child process while holding the machine's timing lock;
     then their cold starts. If that process fails, each candidate is timed alone, so the one that
-    breaks is named and the others still get figures."""
+    breaks is named and the others still get figures. With `measure_on` (a Dask worker's address)
+    the same timing runs on that worker instead, under that machine's lock."""
     keys = list(predictors)
     n_test = len(split.X_test)
     sizes = sorted({min(b, n_test) for b in config.batch_sizes})
@@ -663,6 +892,19 @@ def _time_all(
         gpu=run.hardware.get("gpu"),
     )
     timing_limits = Limits(time_s=TIMING_BASE_S + TIMING_PER_CANDIDATE_S * len(keys), memory_bytes=limits.memory_bytes)
+    if measure_on:
+        _time_on_worker(run, task, timing_limits, backend, measure_on, report, phases)
+        for key in keys:
+            result = run.candidate(key)
+            store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
+        return
+    here = _hardware.describe(include_gpu=False)
+    measured_on = {
+        "where": "the machine running the advisor",
+        "host": socket.gethostname(),
+        "cpu": here.get("cpu_model"),
+        "usable_cpus": here.get("usable_cpus"),
+    }
 
     def on_wait(waited: float, holder: dict[str, Any] | None) -> None:
         other = f"run {holder['run_id'][:8]}" if holder and holder.get("run_id") else "another run"
@@ -708,6 +950,7 @@ def _time_all(
             result.gpu_latency, result.gpu_batches = own.gpu_latency, own.gpu_batches
             if own.gpu_note:
                 result.notes.append(own.gpu_note)
+            result.measured_on = measured_on
             result.status = "measured" if result.latency and result.batches else "trained"
         t_start = time.perf_counter()
         timed = [k for k in keys if k in figures]
@@ -720,6 +963,89 @@ def _time_all(
     for key in keys:
         result = run.candidate(key)
         store.save_candidate(run.run_id, key, _position(run, key), result.status, result.to_dict())
+
+
+def _check_worker(backend: LocalBackend | DaskBackend, address: str) -> None:
+    if not isinstance(backend, DaskBackend):
+        backend.close()
+        raise AdvisorError("--measure-on names a Dask worker; give the cluster's scheduler with --scheduler too.")
+    known = backend.workers()
+    if address not in known:
+        backend.close()
+        raise AdvisorError(
+            f"Worker '{address}' is not in the cluster; its workers are: {', '.join(sorted(known)) or 'none'}."
+        )
+
+
+def _time_on_worker(
+    run: Run,
+    task: TimingTask,
+    limits: Limits,
+    backend: LocalBackend | DaskBackend | None,
+    address: str,
+    report: _Reporter,
+    phases: dict[str, float],
+) -> None:
+    """The timing phase on one designated Dask worker: the hardware the model will be deployed on."""
+    assert isinstance(backend, DaskBackend)
+    known = backend.workers()
+    report("timing", f"Timing every candidate on worker {address} ({known[address].get('cpu')})", phase="latency")
+    shipped = TimingTask(
+        artifacts={k: Path(path).read_bytes() for k, path in task.artifacts.items()},  # type: ignore[misc]
+        records=task.records,
+        batches=task.batches,
+        config=task.config,
+        cpus=0,  # the worker's own count
+        gpu=None,
+    )
+    t_phase = time.perf_counter()
+    window = [time.time()]
+    future = backend.client.submit(
+        measure_on_worker, shipped, limits, run.run_id, workers=[address], allow_other_workers=False, pure=False
+    )
+    try:
+        figures, where = future.result(timeout=limits.time_s)
+    except Exception as exc:  # the worker failed or timed out: the candidates stay trained, and say so
+        future.cancel()
+        for key in task.artifacts:
+            run.candidate(key).notes.append(
+                f"not timed: timing on worker {address} failed ({type(exc).__name__}: {exc})"
+            )
+        return
+    window.append(time.time())
+    phases["timing_s"] = time.perf_counter() - t_phase
+    phases["timing_window"] = window
+    where = dict(where, where=f"Dask worker {address} (chosen with --measure-on)")
+    for key, own in figures.items():
+        result = run.candidate(key)
+        result.latency, result.batches = own.latency, own.batches
+        result.batches_multithread = own.batches_multithread
+        result.measured_on = where
+        result.notes.append(
+            f"timed on worker {address} ({where.get('host')}, {where.get('cpu')}); cold start is measured only on "
+            "the machine running the advisor, so it is not shown: run 'python -m advisor measure' on that machine"
+        )
+        result.status = "measured" if result.latency and result.batches else "trained"
+
+
+def measure_on_worker(task: TimingTask, limits: Limits, run_id: str) -> tuple[dict[str, TimedFigures], dict[str, Any]]:
+    """On a Dask worker: the artifacts written to a scratch folder, then timed under that machine's lock."""
+    import multiprocessing
+
+    from advisor._worker import worker_description
+
+    with tempfile.TemporaryDirectory(prefix="advisor-timing-") as folder:
+        paths = {}
+        for key, data in task.artifacts.items():
+            paths[key] = str(Path(folder) / f"{key}.zip")
+            Path(paths[key]).write_bytes(data)  # type: ignore[arg-type]
+        local = replace(task, artifacts=paths, cpus=_hardware.usable_cpus())
+        with timing_lock(run_id):
+            if multiprocessing.current_process().daemon:  # Dask's default: no child processes allowed
+                figures = measure_candidates(local, lambda message: None)
+            else:
+                figures = run_isolated(measure_candidates, local, limits).value
+    return figures, worker_description()
 
 
 def _time_one_by_one(
@@ -890,13 +1216,23 @@ def _cold_start(runtime: str, results: list[CandidateResult], rows_file: str) ->
         )
 
 
-def open_run(run: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> Run:
-    """Reopen a run: a run id from the store, an --out folder, or a results.json path."""
+def open_run(
+    run: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None, files: bool = True
+) -> Run:
+    """Reopen a run: a run id from the store, or (with `files`) an --out folder or a results.json.
+
+    A link (the app's `?run=`) must pass `files=False`: an id then never names anything outside
+    the store."""
     path = Path(run)
-    if path.is_dir() and (path / "results.json").is_file():
+    if files and path.is_dir() and (path / "results.json").is_file():
         path = path / "results.json"
-    if path.is_file():
-        return Run.from_dict(json.loads(path.read_text()))
+    if files and path.is_file():
+        try:
+            return Run.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+            raise RunNotFound(
+                f"'{path}' is not a results.json the advisor wrote; give a run id, an --out folder or its results.json."
+            ) from None
     store = store if isinstance(store, Store) else Store(store)
     stored = store.load_run(str(run))
     header = dict(stored["header"], created_at=stored["created_at"], error=stored["error"])

@@ -122,15 +122,26 @@ def _predictor_from_bytes(data: bytes) -> Predictor:
 
 def worker_description() -> dict[str, Any]:
     """Where a candidate's figures were taken: host, process and processor."""
+    import os
+    import sys
+
     from advisor import _hardware
 
-    return {
+    where = {
         "host": socket.gethostname(),
-        "pid": __import__("os").getpid(),
+        "pid": os.getpid(),
         "cpu": _hardware.cpu_model(),
         "usable_cpus": _hardware.usable_cpus(),
         "python": platform.python_version(),
     }
+    if "distributed" in sys.modules:  # on a Dask worker: its address names it in the cluster
+        try:
+            from distributed import get_worker
+
+            where["dask_worker"] = get_worker().address
+        except ValueError:  # not inside a worker after all
+            pass
+    return where
 
 
 def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> CandidateOutput:

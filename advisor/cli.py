@@ -96,6 +96,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train the candidates on this Dask cluster, e.g. tcp://10.0.0.5:8786 (or set ADVISOR_DASK_SCHEDULER)",
+    )
+    parser.add_argument(
+        "--measure-on",
+        metavar="WORKER",
+        help="time every candidate on this Dask worker (the deployment hardware), e.g. tcp://10.0.0.7:40123",
+    )
+    parser.add_argument("--jobs", type=int, help="candidates trained at once on this machine (default 1)")
+    parser.add_argument(
+        "--row-budget",
+        type=int,
+        default=100_000,
+        metavar="ROWS",
+        help="train on a stratified sample of this many rows when there are more (100000; the test split stays whole)",
+    )
+    parser.add_argument("--no-learning-curve", action="store_true", help="skip retraining at 25%% and 50%% of the rows")
+    parser.add_argument(
         "--candidate-timeout",
         type=float,
         default=1800,
@@ -268,6 +287,12 @@ def render(run: Any, methods: bool = False) -> str:
     for c in run.candidates:
         if c.status in ("failed", "skipped"):
             lines.append(f"{c.key}: {c.status}: {c.error or '; '.join(c.notes)}")
+    curve = run.learning_curve
+    if curve and curve.get("points") and not curve.get("error"):
+        shown = "; ".join(f"{p['fraction']:.0%} ({p['rows']:,} rows) {p['primary']:.4f}" for p in curve["points"])
+        lines.append(
+            f"Learning curve, {curve['key']} ({curve['metric']} on the test split): {shown}: {curve['verdict']}."
+        )
     rec = run.recommendation
     lines.append("")
     if rec and rec.key:
@@ -347,6 +372,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             precision_tolerance_pp=args.precision_tolerance,
             candidate_time_limit_s=args.candidate_timeout,
             candidate_memory_limit_mb=args.candidate_memory,
+            scheduler=args.scheduler,
+            jobs=args.jobs,
+            measure_on=args.measure_on,
+            row_budget=args.row_budget,
+            with_learning_curve=not args.no_learning_curve,
         )
         print(render(run))
         if args.out:

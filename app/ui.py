@@ -18,9 +18,10 @@ from app.jobs import JobRegistry
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT / "datasets" / "titanic.csv"
-# Also set as server.maxUploadSize in .streamlit/config.toml; checked again here so the
-# message is ours and the limit holds when the config is not used.
-MAX_UPLOAD_MB = int(os.environ.get("ADVISOR_MAX_UPLOAD_MB", "200"))
+# The server's own limit (server.maxUploadSize: .streamlit/config.toml, or --server.maxUploadSize),
+# checked again in code so the message is ours and the limit holds for whatever reaches the loader;
+# ADVISOR_MAX_UPLOAD_MB can only lower it.
+MAX_UPLOAD_MB = min(int(st.get_option("server.maxUploadSize")), int(os.environ.get("ADVISOR_MAX_UPLOAD_MB") or 10**6))
 METRIC_LABELS = {
     "accuracy": "Accuracy (the primary quality metric)",
     "latency": "Latency (p99, one row)",
@@ -84,6 +85,8 @@ def init_state() -> None:
         st.session_state["families"] = [f for f in advisor.load_candidates().families() if f != "baseline"]
         st.session_state["budget_s"] = 0
         st.session_state["thorough"] = "Thorough (1,000 timed calls, cold starts)"
+        st.session_state["scheduler"] = os.environ.get("ADVISOR_DASK_SCHEDULER", "")
+        st.session_state["measure_on"] = ""
 
 
 def apply_run_settings(run: advisor.Run) -> None:
@@ -139,9 +142,30 @@ def run_id_from_url() -> str | None:
     return value
 
 
+def remember_run(run_id: str) -> None:
+    """This browser session started the run or opened its link: it may list it on the Runs page."""
+    mine = st.session_state.setdefault("my_runs", [])
+    if run_id not in mine:
+        mine.append(run_id)
+
+
+def visible_runs() -> list[dict[str, Any]]:
+    """The runs this session may list. Several people share one server, so a session lists only
+    the runs it started or opened by link (run ids are unguessable); ADVISOR_LIST_ALL_RUNS=1 lists
+    every run in the store, for a server that has one user."""
+    runs = store().list_runs()
+    if os.environ.get("ADVISOR_LIST_ALL_RUNS", "").lower() in ("1", "true", "yes"):
+        return runs
+    mine = set(st.session_state.get("my_runs", []))
+    return [r for r in runs if r["run_id"] in mine]
+
+
 def open_run(run_id: str) -> advisor.Run | None:
+    """A run from this app's store, or None: a `?run=` id never names anything outside the store."""
+    if not advisor.is_run_id(run_id):
+        return None
     try:
-        return advisor.open_run(run_id, store=store())
+        return advisor.open_run(run_id, store=store(), files=False)
     except advisor.RunNotFound:
         return None
 
@@ -177,11 +201,12 @@ def column_table(dataset: advisor.Dataset) -> pd.DataFrame:
 
 
 def md(text: Any) -> str:
-    """User text (file or column names) made inert for st.markdown."""
-    out = str(text)
-    for char in "\\`*_{}[]()#+-.!|~$":
+    """User text (file or column names) made inert for st.markdown: shown as typed, never as markup,
+    a link, a formula or a heading (line breaks become spaces)."""
+    out = " ".join(str(text).splitlines())
+    for char in "\\`*_{}[]()#+-=.!|~$":
         out = out.replace(char, "\\" + char)
-    return out.replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def column_config(primary_metric: str) -> dict[str, Any]:

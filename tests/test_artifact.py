@@ -212,19 +212,6 @@ def test_cli_export_and_its_errors(runs, tmp_path: Path):
     assert wrong.returncode == 2 and "did you mean 'lightgbm'" in wrong.stderr
 
 
-def test_an_uploaded_pickle_is_never_unpickled(tmp_path: Path):
-    marker = tmp_path / "unpickled.txt"
-
-    class Trap:
-        def __reduce__(self):
-            return (Path.write_text, (marker, "the upload was unpickled"))
-
-    (tmp_path / "data.csv").write_bytes(pickle.dumps(Trap()))
-    with pytest.raises(advisor.AdvisorError):
-        advisor.load_dataset(tmp_path / "data.csv", "y")
-    assert not marker.exists()
-
-
 def test_measure_on_a_target_then_import_and_rank_on_it(runs, tmp_path: Path):
     run = runs["classification"]
     out = tmp_path / "out"
@@ -287,21 +274,3 @@ def test_onnx_is_written_where_a_converter_exists_and_matches(runs, kind, tmp_pa
         check = compare(model.model, onnx_scores(model.model, onnx, encoded), model.model.scores(encoded))
         assert check["within_tolerance"], (key, check)  # tree ensembles: <= 5% of rows on another branch
         assert report["onnx"]["tolerance_note"]
-
-
-def test_report_shows_html_in_names_as_text(tmp_path: Path):
-    frame = advisor.load_table(DATA / "penguins.csv")[0].rename(columns={"island": "<b>island</b>"})
-    frame["<img src=x onerror=alert(1)>"] = frame["bill_length_mm"] * 2  # a numeric feature, kept
-    run = advisor.advise(
-        frame,
-        "species",
-        name="<script>alert('file')</script>.csv",
-        store=tmp_path,
-        timing=advisor.QUICK_TIMING,
-        candidates=["linear"],
-    )
-    html = advisor.build_report(run)
-    for raw in ("<b>island</b>", "<img src=x onerror=alert(1)>", "<script>alert('file')</script>"):
-        assert raw not in html
-    assert "&lt;b&gt;island&lt;/b&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "&lt;script&gt;alert(&#x27;file&#x27;)&lt;/script&gt;.csv" in html

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,9 +60,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    _require_browser()
+@contextmanager
+def streamlit_server(tmp_path: Path, *options: str) -> Iterator[str]:
+    """`streamlit run app/main.py` on a free port, its store in tmp_path/home: yields the base URL.
+    `options` are extra command-line settings, e.g. "--server.maxUploadSize", "1"."""
     port = _free_port()
     env = dict(os.environ, ADVISOR_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
     log = (tmp_path / "streamlit.log").open("w")
@@ -79,6 +82,7 @@ def server(tmp_path: Path):
             "true",
             "--browser.gatherUsageStats",
             "false",
+            *options,
         ],
         cwd=PROJECT,
         env=env,
@@ -97,13 +101,22 @@ def server(tmp_path: Path):
             process.kill()
             pytest.fail("streamlit did not become healthy: " + (tmp_path / "streamlit.log").read_text()[-2000:])
         time.sleep(0.3)
-    yield base, tmp_path / "home"
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    _require_browser()
+    with streamlit_server(tmp_path) as base:
+        yield base, tmp_path / "home"
 
 
 @pytest.fixture

@@ -103,6 +103,19 @@ with c3:
     st.radio(
         "Timing", ["Thorough (1,000 timed calls, cold starts)", "Quick (120 timed calls, rough p99)"], key="thorough"
     )
+with st.expander("Train on a Dask cluster (optional)"):
+    st.text_input(
+        "Dask scheduler address",
+        key="scheduler",
+        placeholder="tcp://10.0.0.5:8786",
+        help="Empty: the candidates train here, each in its own process. With an address they train on that "
+        "cluster; timing still happens on this server unless a worker is named below.",
+    )
+    st.text_input(
+        "Time every candidate on this worker (the deployment hardware)",
+        key="measure_on",
+        placeholder="tcp://10.0.0.7:40123",
+    )
 
 job = ui.jobs().get(run_id)
 busy = job is not None and job.running
@@ -120,8 +133,11 @@ if st.button("Run the advisor", type="primary", disabled=busy or not st.session_
         families=st.session_state["families"],
         budget_s=st.session_state["budget_s"] or None,
         timing=timing,
+        scheduler=(st.session_state.get("scheduler") or "").strip() or None,
+        measure_on=(st.session_state.get("measure_on") or "").strip() or None,
     )
     run_id = job.run_id
+    ui.remember_run(run_id)
     st.query_params["run"] = run_id
     st.session_state["settings_from_run"] = run_id
     st.session_state.pop("pareto_chart", None)
@@ -143,6 +159,8 @@ def progress_panel(run_id: str) -> None:
     with st.container(border=True):
         if event is None:
             st.write(f"Starting... {elapsed:.0f} s")
+        elif event.stage == "waiting":
+            st.info(f"{ui.md(event.message)}. Training is done; this run's timing starts when the other's ends.")
         else:
             eta = f", about {event.eta_s:.0f} s left (estimate from the candidates so far)" if event.eta_s else ""
             st.write(f"**{ui.md(event.message)}**: {elapsed:.0f} s elapsed{eta}")
@@ -177,6 +195,17 @@ if run_id:
 run = ui.open_run(run_id) if run_id else None
 if run_id and run is None and (job is None or not job.running):
     st.warning("That run is not in this app's store (it may have been deleted). Start a new one above.")
+if run is not None:
+    ui.remember_run(run.run_id)
+if run is not None and run.status in ("interrupted", "failed", "cancelled") and (job is None or not job.running):
+    finished = sum(c.status in ("trained", "measured") for c in run.candidates)
+    st.warning(
+        f"This run is {run.status}: {finished} of {len(run.candidates)} candidates finished and are kept. "
+        "Resume it to train the rest with the same settings and data; then all are timed together again."
+    )
+    if st.button("Resume this run", key="resume_run", type="primary"):
+        ui.jobs().resume(run.run_id, ui.store())
+        st.rerun()
 if run is None or (job is not None and job.running):
     st.stop()
 
@@ -269,6 +298,19 @@ st.caption(
     "batch size on 1 thread; energy and cost are estimates unless their method says 'rapl'."
 )
 
+curve = run.learning_curve
+if curve and curve.get("points") and not curve.get("error"):
+    st.subheader("Would more rows help?")
+    st.write(f"{ui.md(curve['name'])}, {ui.md(curve['metric'])} on the test split: {ui.md(curve['verdict'])}.")
+    st.dataframe(
+        [
+            {"share of training rows": f"{p['fraction']:.0%}", "rows": p["rows"], curve["metric"]: p["primary"]}
+            for p in curve["points"]
+        ],
+        hide_index=True,
+    )
+    st.caption(ui.md(curve["method"]))
+
 st.subheader("Batch size: latency against throughput")
 st.plotly_chart(advisor.batch_figure(advisor.batch_data(run)), key="batch_chart", width="stretch")
 
@@ -295,10 +337,10 @@ if on_gpu:
         )
     st.dataframe(rows, hide_index=True)
 elif hardware.get("gpu"):
-    st.info(f"GPU {hardware['gpu']} was present but no candidate was timed on it.")
+    st.info(f"GPU {ui.md(hardware['gpu'])} was present but no candidate was timed on it.")
 else:
     st.info(
-        f"No GPU was available: {hardware.get('gpu_note')}. CPU: {hardware.get('cpu_model')}, "
+        f"No GPU was available: {ui.md(hardware.get('gpu_note'))}. CPU: {ui.md(hardware.get('cpu_model'))}, "
         f"{hardware.get('usable_cpus')} usable CPUs."
     )
 
@@ -307,7 +349,7 @@ st.header("4. The selected candidate")
 st.selectbox("Candidate", keys, key="selected", format_func=lambda k: run.candidate(k).name)
 candidate = run.candidate(st.session_state["selected"])
 st.write(
-    f"**{candidate.name}** ({candidate.family}), status {candidate.status}."
+    f"**{ui.md(candidate.name)}** ({ui.md(candidate.family)}), status {ui.md(candidate.status)}."
     + (f" Error: {ui.md(candidate.error)}" if candidate.error else "")
 )
 parts = [
@@ -322,14 +364,14 @@ for label, part in parts:
     with st.expander(label, expanded=label == "Quality"):
         values = {k: v for k, v in part.__dict__.items() if k != "method"}
         st.json(values, expanded=True)
-        st.caption("How: " + part.method)
+        st.caption("How: " + ui.md(part.method))
 if candidate.batches:
     with st.expander("Batches"):
         st.dataframe([{k: v for k, v in b.__dict__.items() if k != "method"} for b in candidate.batches.values()])
-        st.caption("How: " + next(iter(candidate.batches.values())).method)
+        st.caption("How: " + ui.md(next(iter(candidate.batches.values())).method))
 for label, estimate in (("Energy", candidate.energy(run.profile)), ("Cost", candidate.cost(run.profile))):
     if estimate is not None:
-        st.write(f"**{label}**: {estimate.value:.4g} {estimate.unit}. {estimate.method}")
+        st.write(f"**{label}**: {estimate.value:.4g} {ui.md(estimate.unit)}. {ui.md(estimate.method)}")
 
 # ----------------------------------------------------------------------------------- export and share
 st.header("5. Export and share")
