@@ -18,6 +18,7 @@ as it arrives, and never needs to know which backend it talks to.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
@@ -47,6 +48,7 @@ class LocalBackend:
         self.limits = limits
         self.jobs = max(1, int(jobs))
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="advisor-candidate")
+        self._abort = threading.Event()
 
     @property
     def slots(self) -> int:
@@ -64,7 +66,10 @@ class LocalBackend:
         on_message: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Future:
-        return self._pool.submit(run_isolated, train_candidate, task, self.limits, on_message, should_stop)
+        def stop() -> bool:
+            return self._abort.is_set() or (should_stop is not None and should_stop())
+
+        return self._pool.submit(run_isolated, train_candidate, task, self.limits, on_message, stop)
 
     def wait_any(self, handles: Iterable[Any]) -> list[Any]:
         done, _ = wait_futures(list(handles), timeout=WAIT_S, return_when=FIRST_COMPLETED)
@@ -75,6 +80,10 @@ class LocalBackend:
 
     def cancel(self, handle: Any) -> None:
         handle.cancel()
+
+    def abort(self) -> None:
+        """Kill the candidates in flight (the run was interrupted or crashed)."""
+        self._abort.set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -105,6 +114,7 @@ class DaskBackend:
             ) from None
         self._context: Any = None
         self._started: dict[str, float] = {}
+        self._submitted: list[Any] = []
 
     @property
     def slots(self) -> int:
@@ -139,7 +149,9 @@ class DaskBackend:
         import time
 
         self._started[key] = time.monotonic()
-        return self.client.submit(_train_on_worker, task, self._context, self.limits, key=key, pure=False, retries=0)
+        future = self.client.submit(_train_on_worker, task, self._context, self.limits, key=key, pure=False, retries=0)
+        self._submitted.append(future)
+        return future
 
     def wait_any(self, handles: Iterable[Any]) -> list[Any]:
         import time
@@ -188,6 +200,9 @@ class DaskBackend:
 
     def cancel(self, handle: Any) -> None:
         handle.cancel()
+
+    def abort(self) -> None:
+        self.client.cancel([f for f in self._submitted if not f.done()])
 
     def close(self) -> None:
         if self._context is not None:

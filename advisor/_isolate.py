@@ -143,7 +143,8 @@ def run_isolated(
     """
     context = _mp_context()
     receiver, sender = context.Pipe(duplex=False)
-    process = _process_class(context)(target=_child, args=(sender, work, payload), daemon=True)
+    # not a daemon: a candidate may start its own worker processes (scikit-learn n_jobs, joblib)
+    process = _process_class(context)(target=_child, args=(sender, work, payload), daemon=False)
     start = time.perf_counter()
     process.start()
     sender.close()

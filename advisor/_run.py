@@ -267,6 +267,7 @@ def advise(
     except Cancelled:
         run.status = "cancelled"
     except BaseException as exc:  # interrupted or crashed: keep what was committed
+        backend.abort()
         run.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         run.error = f"{type(exc).__name__}: {exc}"
         store.update_header(run_id, _header(run))

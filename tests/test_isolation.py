@@ -126,3 +126,14 @@ def test_run_isolated_names_an_exit_without_a_result():
     with pytest.raises(WorkFailed, match="exited with code 3 without a result") as failure:
         run_isolated(_exit_quietly, None, Limits(time_s=60))
     assert failure.value.kind == "crashed"
+
+
+def test_candidates_train_in_parallel_processes_with_the_same_results(tmp_path):
+    keys = ["linear", "tree", "lightgbm"]
+    one = advise(DATA / "titanic.csv", "Survived", candidates=keys, timing=QUICK_TIMING, store=tmp_path / "a")
+    two = advise(DATA / "titanic.csv", "Survived", candidates=keys, timing=QUICK_TIMING, store=tmp_path / "b", jobs=2)
+    assert two.settings["backend"] == {"backend": "local", "jobs": 2, "isolation": "one child process per candidate"}
+    for key in ["baseline", *keys]:
+        assert two.candidate(key).status == "measured"
+        assert two.candidate(key).quality.primary_value == one.candidate(key).quality.primary_value
+    assert len({two.candidate(k).worker["pid"] for k in ["baseline", *keys]}) == 4  # a process each
