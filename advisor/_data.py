@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from advisor._encoder import LARGEST_MAGNITUDE
 from advisor._errors import (
     ClassTooSmall,
     DataError,
@@ -89,8 +90,6 @@ FORMATTED_NUMBER = re.compile(
     r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
     r"\s*(?P<after>%|[$€£¥₹]|[^\W\d_]{1,6}(?:/[^\W\d_]{1,6})?)?$"
 )
-# Larger numbers are as good as infinite: their squares overflow a standard deviation.
-LARGEST_MAGNITUDE = 1e150
 CONTAINERS = (bytes, bytearray, list, tuple, set, dict, np.ndarray)
 PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 
@@ -520,7 +519,16 @@ def _tidy(frame: pd.DataFrame, label: str, notes: list[str]) -> pd.DataFrame:
                     f"turned into text such as '{shown(example)}'."
                 )
                 frame[column] = values = listed
-        if pd.api.types.is_float_dtype(values):
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            parsed = _formatted_numbers(values)
+            if parsed is not None:
+                numbers, example = parsed
+                notes.append(
+                    f"Column '{shown(column)}' of '{label}' holds numbers written as text, such as "
+                    f"'{shown(example)}'; they were read as numbers."
+                )
+                frame[column] = values = numbers
+        if pd.api.types.is_float_dtype(values):  # read as numbers, or parsed from text just above
             with np.errstate(invalid="ignore"):
                 infinite = np.abs(values.to_numpy(dtype=float, na_value=np.nan)) > LARGEST_MAGNITUDE
             if infinite.any():
@@ -529,15 +537,6 @@ def _tidy(frame: pd.DataFrame, label: str, notes: list[str]) -> pd.DataFrame:
                     f"beyond ±{LARGEST_MAGNITUDE:.0e}); they are treated as missing."
                 )
                 frame[column] = values.mask(infinite)
-        elif values.dtype == object or pd.api.types.is_string_dtype(values):
-            parsed = _formatted_numbers(values)
-            if parsed is not None:
-                numbers, example = parsed
-                notes.append(
-                    f"Column '{shown(column)}' of '{label}' holds numbers written as text, such as "
-                    f"'{shown(example)}'; they were read as numbers."
-                )
-                frame[column] = numbers
     if notes:  # only then: pandas deep-copies attrs into every frame derived from this one
         frame.attrs[WARNINGS_KEY] = list(dict.fromkeys(notes))
     return frame

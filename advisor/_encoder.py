@@ -24,6 +24,10 @@ import pandas as pd
 
 from advisor._errors import InputSchemaError
 
+# Larger numbers are as good as infinite: their squares overflow a standard deviation. The loader
+# reports them; the encoder (both paths) imputes them like a gap.
+LARGEST_MAGNITUDE = 1e150
+
 MISSING = "\x00missing"
 _TOKEN = re.compile(r"\w+")
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
@@ -183,7 +187,8 @@ class TabularEncoder:
         self.columns_ = [c for c, role in self.roles.items() if role in ("numeric", "categorical", "text", "datetime")]
         numeric = [c for c in self.columns_ if self.roles[c] == "numeric"]
         floats = _Rows(X).floats(numeric) if len(X) else np.empty((0, len(numeric)))
-        missing = ~np.isfinite(floats)  # an infinity is imputed like a gap: it would swamp the scaling
+        with np.errstate(invalid="ignore"):  # an infinity is imputed like a gap: it would swamp the scaling
+            missing = ~(np.abs(floats) <= LARGEST_MAGNITUDE)
         floats = np.where(missing, np.nan, floats)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns are dropped earlier
@@ -242,7 +247,8 @@ class TabularEncoder:
         at = len(group.columns)
         if at:
             floats = reader.floats(group.columns)
-            missing = ~np.isfinite(floats)
+            with np.errstate(invalid="ignore"):
+                missing = ~(np.abs(floats) <= LARGEST_MAGNITUDE)
             if missing.any():
                 floats = np.where(missing, group.medians, floats)
             out[:, :at] = (floats - group.means) / group.scales

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advisor._encoder import MISSING, TabularEncoder, _CategoricalBlock, _DatetimeBlock, _TextBlock
+from advisor._encoder import LARGEST_MAGNITUDE, MISSING, TabularEncoder, _CategoricalBlock, _DatetimeBlock, _TextBlock
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 _TOKEN = re.compile(r"\w+")
@@ -75,7 +75,7 @@ class FastEncoder:
                 if bad is None and not _is_missing(value):
                     bad = name
                 number = math.nan
-            if not math.isfinite(number):  # and so is an infinity
+            if not abs(number) <= LARGEST_MAGNITUDE:  # and so is an infinity, or a number as good as one
                 number = median
                 if indicator >= 0:
                     out[indicator] = 1.0

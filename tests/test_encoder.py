@@ -60,3 +60,18 @@ def test_missing_column_is_named():
         encoder.transform(_frame().drop(columns=["c"]))
     with pytest.raises(InputSchemaError, match="cannot be predicted"):
         encoder.transform(np.zeros((1, 4)))
+
+
+def test_numbers_as_good_as_infinite_are_imputed_on_both_paths():
+    """Found by the loader's fuzz test: 1.4e154 as text in a numeric column overflowed the scaling."""
+    from advisor._fast import FastEncoder
+
+    train = pd.DataFrame({"n": ["0.0"] * 20 + ["1.3870146134423377e+154", "inf", "-1e200", "2.5"]})
+    with np.errstate(all="raise"):  # no overflow anywhere
+        encoder = TabularEncoder({"n": "numeric"}).fit(train)
+        batch = encoder.transform(train)
+    assert np.isfinite(batch).all()
+    fast = FastEncoder(encoder)
+    for i, record in enumerate(train.to_dict(orient="records")):
+        x, _ = fast(record)
+        np.testing.assert_allclose(x, batch[i], rtol=1e-6)
