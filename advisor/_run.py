@@ -942,17 +942,8 @@ def _time_all(
             figures = _time_one_by_one(run, task, timing_limits, failure, report, stop)
         phases["timing_s"] = time.perf_counter() - t_phase
         for key in keys:
-            result = run.candidate(key)
-            own = figures.get(key)
-            if own is None:
-                continue
-            result.latency, result.batches = own.latency, own.batches
-            result.batches_multithread = own.batches_multithread
-            result.gpu_latency, result.gpu_batches = own.gpu_latency, own.gpu_batches
-            if own.gpu_note:
-                result.notes.append(own.gpu_note)
-            result.measured_on = measured_on
-            result.status = "measured" if result.latency and result.batches else "trained"
+            if key in figures:
+                _apply_figures(run.candidate(key), figures[key], measured_on)
         t_start = time.perf_counter()
         timed = [k for k in keys if k in figures]
         _cold_starts(run, timed, records[0], batches[sizes[-1]], config, report, stop, budget_s)
@@ -1019,14 +1010,21 @@ def _time_on_worker(
     where = dict(where, where=f"Dask worker {address} (chosen with --measure-on)")
     for key, own in figures.items():
         result = run.candidate(key)
-        result.latency, result.batches = own.latency, own.batches
-        result.batches_multithread = own.batches_multithread
-        result.measured_on = where
+        _apply_figures(result, own, where)
         result.notes.append(
             f"timed on worker {address} ({where.get('host')}, {where.get('cpu')}); cold start is measured only on "
             "the machine running the advisor, so it is not shown: run 'python -m advisor measure' on that machine"
         )
-        result.status = "measured" if result.latency and result.batches else "trained"
+
+
+def _apply_figures(result: CandidateResult, own: TimedFigures, measured_on: dict[str, Any]) -> None:
+    result.latency, result.batches = own.latency, own.batches
+    result.batches_multithread = own.batches_multithread
+    result.gpu_latency, result.gpu_batches = own.gpu_latency, own.gpu_batches
+    if own.gpu_note:
+        result.notes.append(own.gpu_note)
+    result.measured_on = measured_on
+    result.status = "measured" if result.latency and result.batches else "trained"
 
 
 def measure_on_worker(task: TimingTask, limits: Limits, run_id: str) -> tuple[dict[str, TimedFigures], dict[str, Any]]:
