@@ -105,6 +105,8 @@ def test_full_flow_run_select_rerank_export_and_reopen():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("Recommended:") for s in at.subheader)
+    assert any(s.value == "Would more rows help?" for s in at.subheader)  # the learning curve
+    assert any("more rows" in m.value for m in at.markdown)
     assert [h.value for h in at.header][:5] == [
         "1. Data",
         "2. Run",
@@ -190,6 +192,18 @@ def test_an_interrupted_run_is_resumed_from_the_page(tmp_path):
         "tree": "measured",
     }
     assert not any("interrupted" in w.value for w in at.warning)
+
+
+def test_an_unreachable_dask_scheduler_is_one_sentence():
+    at = _app()
+    at.text_input(key="scheduler").set_value("tcp://127.0.0.1:9")
+    _start_run(at, families=("linear",))
+    _wait_for_workers()
+    at.run()
+    assert not at.exception
+    errors = [_plain(e.value) for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Could not reach the Dask scheduler at 'tcp://127.0.0.1:9'")
+    assert "Traceback" not in errors[0]
 
 
 @pytest.mark.parametrize("page", ["pages/advisor_page.py", "pages/runs.py"])
