@@ -58,7 +58,7 @@ class LocalBackend:
         return {"backend": "local", "jobs": self.jobs, "isolation": "one child process per candidate"}
 
     def prepare(self, context: RunContext | str) -> None:
-        self._context = context
+        """Nothing to send: the children read the run's data from the file each task names."""
 
     def submit(
         self,
