@@ -12,12 +12,21 @@ A plain library (it never imports streamlit). The surface:
 """
 
 from advisor._artifact import Artifact, ArtifactError, export, load_artifact
+from advisor._card import Card, card_lines, recommendation_card
 from advisor._catalog import METRICS, CandidateSpec, Registry, TargetProfile, get_target, load_candidates, load_targets
 from advisor._charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
 from advisor._data import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
 from advisor._errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
 from advisor._measure import HIGHER_IS_BETTER
-from advisor._pareto import Recommendation, pareto_mask, parse_limits, parse_priorities, recommend, to_losses
+from advisor._pareto import (
+    Recommendation,
+    Significance,
+    pareto_mask,
+    parse_limits,
+    parse_priorities,
+    recommend,
+    to_losses,
+)
 from advisor._predictor import Predictor, load_predictor
 from advisor._report import build_report
 from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, Run
@@ -38,6 +47,7 @@ __all__ = [
     "ArtifactError",
     "CandidateResult",
     "CandidateSpec",
+    "Card",
     "ConfigError",
     "DataError",
     "Dataset",
@@ -48,6 +58,7 @@ __all__ = [
     "Registry",
     "Run",
     "RunNotFound",
+    "Significance",
     "Store",
     "TargetProfile",
     "TimingConfig",
@@ -55,6 +66,7 @@ __all__ = [
     "batch_data",
     "batch_figure",
     "build_report",
+    "card_lines",
     "export",
     "get_target",
     "guess_target",
@@ -74,6 +86,7 @@ __all__ = [
     "parse_limits",
     "parse_priorities",
     "recommend",
+    "recommendation_card",
     "resume",
     "selected_key",
     "split_dataset",

@@ -12,6 +12,10 @@ Contents (every file's SHA-256 is in `manifest.json`):
 - `versions.json`: Python and library versions it was built with.
 - `MODEL_CARD.md`: data, task, metrics, intended use and limits, in plain words.
 
+A binary predictor applies a decision threshold chosen on the validation split (see
+`_threshold`): `metrics.json`, the model card and an export's `preprocessing.json` state it as a
+`decision` rule, so a runtime that only has the probabilities (ONNX) can apply it too.
+
 `load_artifact` checks the manifest's digests (and, when `ADVISOR_ARTIFACT_KEY` is set, an
 HMAC over the manifest) before it reads the pickle: a changed byte is refused with one sentence.
 """
@@ -115,9 +119,19 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     ]
     if candidate.get("parent"):
         lines.append(f"- Derived from `{candidate['parent']}` by `{candidate.get('compression')}`.")
+    decision = decision_rule(predictor)
+    if decision is not None and "threshold" in decision:
+        lines.append(
+            f"- Decision: predicts '{decision['positive_class']}' when its probability is at least "
+            f"{decision['threshold']:.4g}, otherwise '{decision['negative_class']}' ({decision['method']}); "
+            "`predict_proba` gives the probabilities themselves."
+        )
+    elif decision is not None:
+        lines.append("- Decision: predicts the class with the highest probability.")
     lines += ["", "## Measured", ""]
+    labels_at = " (labels at the decision threshold above)" if decision and "threshold" in decision else ""
     for name, value in quality.items():
-        lines.append(f"- {name}: {value:.4f} on the held-out test split")
+        lines.append(f"- {name}: {value:.4f} on the held-out test split{labels_at if name in _LABEL_METRICS else ''}")
     if latency:
         lines.append(f"- one-row latency (1 thread): p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
     if size:
@@ -146,6 +160,27 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     for warning in dataset.get("warnings", []):
         lines.append(f"- Data note: {warning}")
     return "\n".join(lines) + "\n"
+
+
+_LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
+
+
+def decision_rule(predictor: Predictor) -> dict[str, Any] | None:
+    """How the predictor turns probabilities into a label, stated for another runtime (None for regression)."""
+    if predictor.task == "regression" or predictor.classes is None:
+        return None
+    classes = [str(c) for c in predictor.classes]
+    threshold = predictor.decision_threshold
+    if threshold is None:
+        return {"rule": "the class with the highest probability (argmax over `classes`)", "classes": classes}
+    return {
+        "rule": f"'{classes[1]}' when probability[:, 1] >= threshold, else '{classes[0]}'",
+        "positive_class": classes[1],
+        "negative_class": classes[0],
+        "threshold": threshold,
+        "method": predictor.threshold_method,
+        "classes": classes,
+    }
 
 
 def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
@@ -186,6 +221,7 @@ def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
             "listed column",
         },
         "blocks_in_order_after_numeric": blocks,
+        "decision": decision_rule(predictor),
     }
 
 
@@ -202,7 +238,7 @@ def write_artifact(
     files = {
         "predictor.joblib": predictor_bytes,
         "schema.json": json.dumps(input_schema(predictor), indent=2).encode(),
-        "metrics.json": json.dumps(metrics, indent=2, default=str).encode(),
+        "metrics.json": json.dumps(dict(metrics, decision=decision_rule(predictor)), indent=2, default=str).encode(),
         "versions.json": json.dumps(versions(), indent=2).encode(),
         "MODEL_CARD.md": model_card(predictor, metrics).encode(),
         **dict(extra or {}),
@@ -273,6 +309,11 @@ class Artifact:
     @property
     def classes(self) -> list[Any] | None:
         return None if self.predictor.classes is None else list(self.predictor.classes)
+
+    @property
+    def threshold(self) -> float | None:
+        """Binary: `predict` gives classes[1] when its probability is at least this (None: argmax)."""
+        return self.predictor.decision_threshold
 
     def set_threads(self, threads: int) -> None:
         self.predictor.set_threads(threads)
@@ -473,9 +514,18 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
         from advisor._onnx import NoOnnx, onnx_export
 
         try:
-            data, check = onnx_export(predictor.model, predictor.encoder.transform(synthetic_rows(predictor)))
+            data, check = onnx_export(
+                predictor.model,
+                predictor.encoder.transform(synthetic_rows(predictor)),
+                threshold=predictor.decision_threshold,
+            )
             extra["model.onnx"] = data
             report["onnx"] = check | {"checked_on": "200 synthetic rows drawn from the training statistics"}
+            if predictor.decision_threshold is not None:
+                report["onnx"]["output"] = (
+                    f"probabilities; predict '{predictor.classes[1]}' when probability[:, 1] >= "
+                    f"{predictor.decision_threshold!r} (the `decision` in preprocessing.json), as predict does"
+                )
         except NoOnnx as exc:
             report["onnx_skipped"] = str(exc)
     extra["export.json"] = json.dumps(report, indent=2).encode()

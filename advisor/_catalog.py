@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import tomllib
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,6 +60,9 @@ class TargetProfile:
     latency_p99_ms: float
     source: str
     watts_per_device: float = 0.0
+    predictions_per_month: float = 10_000_000
+    peak_rows_per_s: float = 100.0
+    energy_budget_j_per_month: float | None = None
     weights: Mapping[str, float] = field(default_factory=dict)
     limits: Mapping[str, float] = field(default_factory=dict)
 
@@ -70,6 +74,27 @@ class TargetProfile:
                 f"Target field '{unknown[0]}' is not known; {did_you_mean(unknown[0], self.__dataclass_fields__)}."
             )
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SignificanceRules:
+    """How a target's figures become "a difference users cannot feel" (catalog/targets.toml)."""
+
+    latency_fraction_of_expected_p99: float = 0.1
+    latency_reason: str = ""
+    size_fraction_of_memory_budget: float = 0.1
+    size_reason: str = ""
+    energy_fraction_of_budget: float = 0.1
+    energy_reason: str = ""
+    cost_usd_per_month: float = 1.0
+    cost_fraction_of_monthly_price: float = 0.01
+    cost_reason: str = ""
+    throughput_reason: str = ""
+    tie_confidence: float = 0.95
+    broken_gain_fraction: float = 0.25
+
+
+HOURS_PER_MONTH = 730.0
 
 
 class Registry:
@@ -123,27 +148,80 @@ class Registry:
         """Entries by key, or the defaults, optionally limited to families, in catalog order.
 
         The no-skill baseline is always included: it is the reference every model must beat.
-        So is everything a chosen entry needs (its parent, an ensemble's members).
+        So is everything a chosen entry needs (its parent, an ensemble's members); see
+        `select_with_helpers` for which of those are helpers.
         """
+        return self.select_with_helpers(keys, families)[0]
+
+    def select_with_helpers(
+        self, keys: Iterable[str] | None = None, families: Iterable[str] | None = None
+    ) -> tuple[list[CandidateSpec], dict[str, str]]:
+        """`select`'s entries, and the helpers among them: {key: why it is trained}.
+
+        A helper is an entry the user did not choose (left out by key or by family) that is
+        trained only because a chosen entry needs it (a compressed variant's parent, a student's
+        teacher, an ensemble's members). Helpers are never recommended. The baseline is not a
+        helper: it is always chosen, and never recommended anyway.
+        """
+        keys = list(keys) if keys else None
+        families = list(families) if families else None
         if keys:
             chosen = {self.get(k).key for k in keys}
         else:
             chosen = {s.key for s in self._specs.values() if s.default}
         if families:
-            families = list(families)
             known = self.families()
             for family in families:
                 if family not in known:
                     raise UnknownKey(f"Family '{family}' is not in the catalog; {did_you_mean(family, known)}.")
             chosen = {k for k in chosen if self._specs[k].family in families}
         chosen |= {s.key for s in self._specs.values() if s.family == "baseline"}
-        pending = list(chosen)
+        # Breadth first from the chosen entries in catalog order, so that a helper is credited to
+        # the chosen entry that needs it directly where there is one.
+        needed_by: dict[str, tuple[str, str]] = {}  # helper key -> (the entry that needs it, as what)
+        pending = deque(k for k in self._specs if k in chosen)
         while pending:
-            for needed in self._specs[pending.pop()].depends_on:
-                if needed not in chosen:
-                    chosen.add(needed)
+            spec = self._specs[pending.popleft()]
+            for needed in spec.depends_on:
+                if needed not in chosen and needed not in needed_by:
+                    needed_by[needed] = (spec.key, self._role(spec, needed))
                     pending.append(needed)
-        return [s for s in self._specs.values() if s.key in chosen]
+        helpers = {key: self._helper_reason(key, needed_by, keys, families) for key in self._specs if key in needed_by}
+        return [s for s in self._specs.values() if s.key in chosen or s.key in needed_by], helpers
+
+    def _role(self, spec: CandidateSpec, needed: str) -> str:
+        """What `needed` is to `spec`, in words: its teacher, an ensemble member, its parent."""
+        teacher = spec.params.get("teacher")
+        if needed == teacher:
+            return "its teacher"
+        if needed in (spec.params.get("members") or ()):
+            return "an ensemble member"
+        if needed == spec.parent:
+            return "the model it is derived from"
+        if spec.parent and needed in self._specs[spec.parent].depends_on:
+            return "a member of its teacher" if spec.parent == teacher else "part of the model it is derived from"
+        return "an input to its builder"
+
+    def _helper_reason(
+        self,
+        key: str,
+        needed_by: Mapping[str, tuple[str, str]],
+        keys: list[str] | None,
+        families: list[str] | None,
+    ) -> str:
+        needer, role = needed_by[key]
+        root = needer
+        while root in needed_by:  # needed by another helper: name the chosen entry at the end of the chain
+            root = needed_by[root][0]
+        reason = f"trained only because {self._specs[needer].name} ({needer}) needs it as {role}"
+        if root != needer:
+            reason += f", for {self._specs[root].name} ({root})"
+        family = self._specs[key].family
+        if families and family not in families:
+            return f"{reason}; you left out the {family} family"
+        if keys:
+            return f"{reason}; you did not choose it"
+        return f"{reason}; it is not a default candidate"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -187,7 +265,8 @@ def load_candidates(path: str | Path | None = None) -> Registry:
 def load_targets(path: str | Path | None = None) -> dict[str, TargetProfile]:
     path = Path(path) if path else _catalog_dir() / "targets.toml"
     profiles: dict[str, TargetProfile] = {}
-    for entry in _read_toml(path).get("target", []):
+    data = _read_toml(path)
+    for entry in data.get("target", []):
         profile = TargetProfile(
             **{k: v for k, v in entry.items() if k not in ("weights", "limits")},
             weights=dict(entry.get("weights", {})),
@@ -197,6 +276,18 @@ def load_targets(path: str | Path | None = None) -> dict[str, TargetProfile]:
             raise ConfigError(f"Target key '{profile.key}' appears twice in '{path}'; keys must be unique.")
         profiles[profile.key] = profile
     return profiles
+
+
+def load_significance(path: str | Path | None = None) -> SignificanceRules:
+    path = Path(path) if path else _catalog_dir() / "targets.toml"
+    entry = _read_toml(path).get("significance", {})
+    unknown = [k for k in entry if k not in SignificanceRules.__dataclass_fields__]
+    if unknown:
+        raise ConfigError(
+            f"Significance rule '{unknown[0]}' in '{path}' is not known; "
+            f"{did_you_mean(unknown[0], SignificanceRules.__dataclass_fields__)}."
+        )
+    return SignificanceRules(**entry)
 
 
 def get_target(key: str | TargetProfile) -> TargetProfile:

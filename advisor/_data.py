@@ -872,7 +872,8 @@ def inspect_table(
             minority = value_counts.idxmin()
             notes.append(
                 f"Classes are imbalanced: '{shown(minority)}' is {value_counts.min() / len(y):.1%} of rows "
-                f"({ratio:.2f}x the most common class), so the primary metric is balanced accuracy "
+                f"({int(value_counts.min()):,} of {len(y):,}) "
+                f"({ratio:.2g}x the most common class), so the primary metric is balanced accuracy "
                 "and candidates train with class weights."
             )
     if primary_metric in (None, "", "auto"):

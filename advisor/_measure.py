@@ -39,6 +39,18 @@ class QualityMeasurement:
     primary_ci95_high: float
     test_rows: int
     method: str
+    # The primary metric on the same BOOTSTRAP_RESAMPLES resamples of the test rows for every
+    # candidate of a run (one seed, one set of indices), so two candidates' replicates pair up:
+    # their difference is a paired bootstrap of the difference in quality.
+    bootstrap: tuple[float, ...] | None = None
+    # Classification only: per class label, precision, recall and the count of test rows.
+    per_class: Mapping[str, Mapping[str, float]] | None = None
+    # Classification only: confusion matrix, rows are the true class, columns the predicted one,
+    # both in the order of `per_class`.
+    confusion: tuple[tuple[int, ...], ...] | None = None
+    # Binary only: predict the positive class when its probability is at least this.
+    threshold: float | None = None
+    threshold_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class LatencyMeasurement:
     others_cpu_pct_median: float | None
     others_cpu_pct_max: float | None
     method: str
+    # p99 of each timed round, so the ranking's sensitivity to timing noise can be resampled.
+    round_p99_ms: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ class BatchMeasurement:
     disturbed_windows: int
     others_cpu_pct_median: float | None
     method: str
+    # rows/s from each round's median call time (see `round_p99_ms`).
+    round_rows_per_s: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,17 @@ class Estimate:
 # --------------------------------------------------------------------------- quality
 
 
-def point_metrics(y: np.ndarray, scores: np.ndarray, task: str, n_classes: int) -> dict[str, float]:
+def predicted_classes(scores: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Class indices from probabilities: the most probable class, or for a binary task with a
+    decision threshold, the positive class (index 1) when its probability reaches it."""
+    if threshold is not None and scores.ndim == 2 and scores.shape[1] == 2:
+        return (scores[:, 1] >= threshold).astype(int)
+    return np.argmax(scores, axis=1)
+
+
+def point_metrics(
+    y: np.ndarray, scores: np.ndarray, task: str, n_classes: int, threshold: float | None = None
+) -> dict[str, float]:
     from sklearn import metrics
 
     if task == "regression":
@@ -125,7 +151,7 @@ def point_metrics(y: np.ndarray, scores: np.ndarray, task: str, n_classes: int) 
             "rmse": float(np.sqrt(np.mean(error**2))),
             "mae": float(np.mean(np.abs(error))),
         }
-    predicted = np.argmax(scores, axis=1)
+    predicted = predicted_classes(scores, threshold)
     probabilities = np.clip(scores, 1e-15, 1.0)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)  # float32 softmax drifts ~1e-7
     out = {
@@ -141,17 +167,60 @@ def point_metrics(y: np.ndarray, scores: np.ndarray, task: str, n_classes: int) 
     return out
 
 
-def _bootstrap(y: np.ndarray, scores: np.ndarray, task: str, metric: str, n_classes: int, seed: int) -> np.ndarray:
-    """The primary metric on BOOTSTRAP_RESAMPLES resamples of the test rows (vectorised where simple)."""
+def per_class_figures(
+    y: np.ndarray, predicted: np.ndarray, labels: list[str]
+) -> tuple[dict[str, dict[str, float]], tuple[tuple[int, ...], ...]]:
+    """Precision, recall and test-row count per class, and the confusion matrix (rows: true class)."""
+    n = len(labels)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(y, dtype=int), np.asarray(predicted, dtype=int)), 1)
+    per_class = {}
+    for i, label in enumerate(labels):
+        flagged, support = int(confusion[:, i].sum()), int(confusion[i, :].sum())
+        per_class[label] = {
+            "precision": float(confusion[i, i] / flagged) if flagged else float("nan"),
+            "recall": float(confusion[i, i] / support) if support else float("nan"),
+            "support": support,
+            "predicted": flagged,
+        }
+    return per_class, tuple(tuple(int(v) for v in row) for row in confusion)
+
+
+def bootstrap_indices(y: np.ndarray, task: str, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
+    """(resamples, n) row indices of the test split, the same for every candidate of a run.
+
+    Classification resamples within each class (stratified), so a resample keeps every class at
+    its test-split count: a rare class is never lost and balanced accuracy stays defined."""
     rng = np.random.default_rng(seed)
     n = len(y)
+    if task == "regression":
+        return rng.integers(0, n, size=(resamples, n))
+    out = np.empty((resamples, n), dtype=np.int64)
+    column = 0
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        out[:, column : column + len(members)] = members[rng.integers(0, len(members), size=(resamples, len(members)))]
+        column += len(members)
+    return out
+
+
+def _bootstrap(
+    y: np.ndarray,
+    scores: np.ndarray,
+    task: str,
+    metric: str,
+    n_classes: int,
+    seed: int,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """The primary metric on BOOTSTRAP_RESAMPLES resamples of the test rows (vectorised where simple)."""
+    n = len(y)
     out: list[np.ndarray] = []
-    predicted = None if task == "regression" else np.argmax(scores, axis=1)
+    predicted = None if task == "regression" else predicted_classes(scores, threshold)
+    all_indices = bootstrap_indices(y, task, seed)
     chunk = max(1, min(BOOTSTRAP_RESAMPLES, 4_000_000 // max(n, 1)))
-    done = 0
-    while done < BOOTSTRAP_RESAMPLES:
-        size = min(chunk, BOOTSTRAP_RESAMPLES - done)
-        idx = rng.integers(0, n, size=(size, n))
+    for start in range(0, BOOTSTRAP_RESAMPLES, chunk):
+        idx = all_indices[start : start + chunk]
         if metric == "accuracy":
             out.append((predicted == y)[idx].mean(axis=1))
         elif metric == "balanced_accuracy":
@@ -173,8 +242,9 @@ def _bootstrap(y: np.ndarray, scores: np.ndarray, task: str, metric: str, n_clas
             else:
                 out.append(np.abs(err).mean(axis=1))
         else:
-            out.append(np.array([point_metrics(y[i], scores[i], task, n_classes).get(metric, np.nan) for i in idx]))
-        done += size
+            out.append(
+                np.array([point_metrics(y[i], scores[i], task, n_classes, threshold).get(metric, np.nan) for i in idx])
+            )
     return np.concatenate(out)
 
 
@@ -186,12 +256,24 @@ def measure_quality(
     n_classes: int,
     seed: int = 0,
     extra: Mapping[str, float] | None = None,
+    class_labels: list[str] | None = None,
+    threshold: float | None = None,
+    threshold_method: str | None = None,
 ) -> QualityMeasurement:
     """Quality on the test split; y holds class indices (classification) or values.
-    `extra` adds figures computed elsewhere on the same rows (a student's agreement with its teacher)."""
-    values = point_metrics(y, scores, task, n_classes) | dict(extra or {})
-    resampled = _bootstrap(y, scores, task, primary_metric, n_classes, seed)
+    `extra` adds figures computed elsewhere on the same rows (a student's agreement with its teacher).
+    `threshold` (binary only) turns probabilities into classes; the threshold-free figures
+    (log loss, ROC AUC) do not depend on it."""
+    if task != "binary":
+        threshold = threshold_method = None
+    values = point_metrics(y, scores, task, n_classes, threshold) | dict(extra or {})
+    resampled = _bootstrap(y, scores, task, primary_metric, n_classes, seed, threshold)
     low, high = np.nanpercentile(resampled, [2.5, 97.5])
+    per_class = confusion = None
+    if task != "regression":
+        labels = [str(c) for c in (class_labels if class_labels is not None else range(n_classes))]
+        per_class, confusion = per_class_figures(y, predicted_classes(scores, threshold), labels)
+    stratified = "" if task == "regression" else ", stratified by class (each resample keeps every class's count)"
     return QualityMeasurement(
         metrics=values,
         primary_metric=primary_metric,
@@ -202,8 +284,14 @@ def measure_quality(
         method=(
             f"held-out test split of {len(y)} rows, never seen in training or early stopping; "
             f"95% interval of {primary_metric}: percentile bootstrap over {BOOTSTRAP_RESAMPLES} "
-            f"resamples of the test rows (seed {seed})"
+            f"resamples of the test rows{stratified} (seed {seed}, the same resamples for every "
+            "candidate, so differences are paired)"
         ),
+        bootstrap=tuple(float(f"{v:.6g}") for v in resampled),
+        per_class=per_class,
+        confusion=confusion,
+        threshold=threshold,
+        threshold_method=threshold_method,
     )
 
 

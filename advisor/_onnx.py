@@ -98,10 +98,11 @@ def onnx_scores(model: Any, onnx_bytes: bytes, X: np.ndarray) -> np.ndarray:
     return np.asarray(probabilities, dtype=np.float64)
 
 
-def onnx_export(model: Any, X_check: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+def onnx_export(model: Any, X_check: np.ndarray, threshold: float | None = None) -> tuple[bytes, dict[str, Any]]:
     """The model as ONNX, and a record of the check against the model itself on `X_check`.
 
-    Raises NoOnnx (with the reason) when there is no export or it does not match.
+    The graph outputs probabilities; `threshold` (binary) is the decision threshold the labels
+    are compared at. Raises NoOnnx (with the reason) when there is no export or it does not match.
     """
     from advisor._models import LightGBMModel, SklearnModel
 
@@ -127,7 +128,7 @@ def onnx_export(model: Any, X_check: np.ndarray) -> tuple[bytes, dict[str, Any]]
     except Exception as exc:  # a converter that cannot handle this model: say so, ship without ONNX
         first_line = (str(exc).strip().splitlines() or [""])[0][:160]
         raise NoOnnx(f"the converter failed ({type(exc).__name__}: {first_line})") from None
-    check = compare(model, onnx_scores(model, data, X_check), model.scores(X_check))
+    check = compare(model, onnx_scores(model, data, X_check), model.scores(X_check), threshold)
     if not check["within_tolerance"]:
         raise NoOnnx(
             f"onnxruntime's answers differ from the model's on {check['rows_differing']} of {len(X_check)} rows "
@@ -148,8 +149,9 @@ def is_tree_based(model: Any) -> bool:
     return isinstance(model, LightGBMModel) or "Tree" in name or "Forest" in name
 
 
-def compare(model: Any, got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
-    """How close onnxruntime's scores are to the model's.
+def compare(model: Any, got: np.ndarray, expected: np.ndarray, threshold: float | None = None) -> dict[str, Any]:
+    """How close onnxruntime's scores are to the model's, and whether the labels agree (binary:
+    at the decision `threshold`, when there is one).
 
     Tree ensembles in ONNX compare features with float32 thresholds, so a row within float32
     rounding of a split can take the other branch: for them up to TREE_ROW_SHARE of the rows may
@@ -159,7 +161,9 @@ def compare(model: Any, got: np.ndarray, expected: np.ndarray) -> dict[str, Any]
     scale = 1.0 if classification else max(1.0, float(np.abs(expected).max()))
     per_row = np.abs(got - expected).reshape(len(expected), -1).max(axis=1) / scale
     if classification:
-        per_row = np.where(got.argmax(axis=1) != expected.argmax(axis=1), np.inf, per_row)
+        from advisor._measure import predicted_classes
+
+        per_row = np.where(predicted_classes(got, threshold) != predicted_classes(expected, threshold), np.inf, per_row)
     differing = int((per_row > TOLERANCE).sum())
     allowed = int(TREE_ROW_SHARE * len(per_row)) if is_tree_based(model) else 0
     finite = per_row[np.isfinite(per_row)]

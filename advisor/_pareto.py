@@ -2,9 +2,15 @@
 
 Every objective is first turned into a loss (lower is better; maximised metrics are negated),
 then a boolean mask says who is on the front. Ranking turns each weighted metric into a
-utility in [0, 1] (see `utilities`: quality relative to the no-skill baseline and the best
-candidate; latency, throughput, size, energy and cost in decades behind the best, since they
-span orders of magnitude) and ranks the front by the weighted mean utility.
+utility in [0, 1] and ranks the candidates by the weighted mean utility:
+
+- quality (`quality_utilities`): the share of the way from the no-skill baseline to the best
+  candidate, counted in reciprocal error (predictions per mistake), so that 3.65% -> 6.7% errors
+  (1.8x the mistakes) is a large loss; candidates statistically tied with the most accurate one
+  (paired bootstrap on the test rows) count as equal to it;
+- latency, throughput, size, energy and cost: decades behind the best, since they span orders of
+  magnitude, after a difference users cannot feel has been made none (`Significance`: below a
+  target's noticeable level, figures count as equal).
 """
 
 from __future__ import annotations
@@ -168,6 +174,129 @@ def parse_limits(items: Sequence[str] | Mapping[str, float] | None) -> dict[str,
 
 
 @dataclass(frozen=True)
+class Significance:
+    """Levels below which a difference is one the target's users cannot feel.
+
+    Each is a figure in the leaderboard column's unit: lower-is-better figures under their level
+    count as equal to it, throughput above its level counts as fully good. Built from a deployment
+    target by `advisor._results.significance_for`; every level and its reason come from
+    `catalog/targets.toml`.
+    """
+
+    levels: Mapping[str, float] = field(default_factory=dict)  # metric -> level in its column's unit
+    reasons: Mapping[str, str] = field(default_factory=dict)  # metric -> why, in a sentence
+    tie_confidence: float = 0.95
+    broken_gain_fraction: float = 0.25
+    predictions_per_month: float | None = None
+    target_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PairedTies:
+    """Paired bootstrap intervals of the difference in the primary metric, for every pair.
+
+    `low[i, j]`, `high[i, j]`: the interval of (candidate i - candidate j) at `confidence`, from
+    replicates computed on the same resamples of the test rows for every candidate."""
+
+    keys: tuple[str, ...]
+    low: np.ndarray
+    high: np.ndarray
+    confidence: float
+
+    def interval(self, a: str, b: str) -> tuple[float, float] | None:
+        if a not in self.keys or b not in self.keys:
+            return None
+        i, j = self.keys.index(a), self.keys.index(b)
+        return float(self.low[i, j]), float(self.high[i, j])
+
+    def tied(self, a: str, b: str) -> bool:
+        if a == b:
+            return True
+        found = self.interval(a, b)
+        return found is not None and found[0] <= 0.0 <= found[1]
+
+
+def paired_ties(replicates: Mapping[str, Sequence[float]], confidence: float = 0.95) -> PairedTies:
+    """Intervals of every pairwise difference from per-candidate bootstrap replicates."""
+    keys = tuple(k for k, r in replicates.items() if r is not None and len(r) > 0)
+    if not keys:
+        return PairedTies((), np.zeros((0, 0)), np.zeros((0, 0)), confidence)
+    length = min(len(replicates[k]) for k in keys)
+    reps = np.array([np.asarray(replicates[k], dtype=float)[:length] for k in keys])
+    n = len(keys)
+    low, high = np.zeros((n, n)), np.zeros((n, n))
+    tail = (1 - confidence) / 2 * 100
+    for i in range(n):
+        diff = reps[i][None, :] - reps  # (n, B): candidate i minus each
+        low[i], high[i] = np.nanpercentile(diff, [tail, 100 - tail], axis=1)
+    return PairedTies(keys, low, high, confidence)
+
+
+QUALITY_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "f1_macro": "macro F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "r2": "R2",
+    "rmse": "RMSE",
+    "mae": "MAE",
+}
+# Metrics that are a share in [0, 1] with 1 perfect: their error is 1 - value (for R2, the share
+# of the variance left unexplained).
+SHARE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2")
+PERCENT_POINT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
+
+
+def quality_error(value: np.ndarray | float, metric: str, higher_is_better: bool) -> np.ndarray:
+    """The error a metric measures: 1 - value for shares (accuracy, R2, ...), else the value."""
+    value = np.asarray(value, dtype=float)
+    return 1.0 - value if higher_is_better and metric in SHARE_METRICS else (-value if higher_is_better else value)
+
+
+def quality_utilities(
+    values: np.ndarray,
+    metric: str,
+    higher_is_better: bool,
+    reference: float | None = None,
+    tied_with_best: np.ndarray | None = None,
+) -> np.ndarray:
+    """Quality utility in [0, 1]: the share of the way from the no-skill reference (or the worst
+    row) to the best row, counted in reciprocal error (1 / error: predictions per mistake).
+
+    Going from 3.65% to 6.7% errors with a 90%-error baseline: 1/0.0365 = 27.4 and 1/0.067 = 14.9
+    against 1.1, so the utility is (14.9 - 1.1) / (27.4 - 1.1) = 0.52; a linear scale would say
+    0.97. Rows statistically tied with the best (`tied_with_best`) get 1. Missing values get 0."""
+    values = np.asarray(values, dtype=float)
+    u = np.zeros(len(values))
+    known = np.isfinite(values)
+    if not known.any():
+        return u
+    if not (metric in SHARE_METRICS or not higher_is_better):
+        # a higher-is-better metric with no natural error: linear share of the way
+        return utilities(values[:, None], [higher_is_better], [False], [reference])[:, 0]
+    error = quality_error(values, metric, higher_is_better)
+    best_error = float(np.nanmin(error[known]))
+    reference_error = (
+        float(quality_error(reference, metric, higher_is_better))
+        if reference is not None and np.isfinite(reference)
+        else float(np.nanmax(error[known]))
+    )
+    floor = max(abs(reference_error) * 1e-3, 1e-12)  # errors a thousandth of the baseline's count as that
+    inverse = 1.0 / np.maximum(np.where(known, error, np.inf), floor)
+    best_inverse = 1.0 / max(best_error, floor)
+    reference_inverse = 1.0 / max(reference_error, floor)
+    span = best_inverse - reference_inverse
+    if span <= 0:
+        u = np.where(known, 1.0, 0.0)
+    else:
+        u = np.where(known, np.clip((inverse - reference_inverse) / span, 0.0, 1.0), 0.0)
+    if tied_with_best is not None:
+        u = np.where(known & np.asarray(tied_with_best, dtype=bool), 1.0, u)
+    return u
+
+
+@dataclass(frozen=True)
 class Recommendation:
     key: str | None
     reason: str
@@ -178,6 +307,13 @@ class Recommendation:
     gives_up: Mapping[str, str] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=dict)
     limits: Mapping[str, float] = field(default_factory=dict)
+    most_accurate: str | None = None
+    # Front candidates whose paired 95% interval of the quality difference with the pick holds 0.
+    ties: tuple[str, ...] = ()
+    # What decided: "most accurate", "tied", "limit", "significant difference", "no quality weight".
+    decided_by: str = ""
+    # Sentences for the card: ties, what decided, which noticeable-difference level mattered.
+    notes: tuple[str, ...] = ()
 
 
 def _format(value: float, column: str) -> str:
@@ -185,7 +321,7 @@ def _format(value: float, column: str) -> str:
         return "n/a"
     if column == "size_bytes" or column == "peak_predict_bytes":
         return f"{value / 1e6:.3g} MB" if value >= 1e5 else f"{value / 1e3:.3g} kB"
-    if column == "p99_ms":
+    if column in ("p99_ms", "p50_ms", "p95_ms"):
         return f"{value:.3g} ms"
     if column == "rows_per_s":
         return f"{value:,.0f} rows/s"
@@ -193,7 +329,104 @@ def _format(value: float, column: str) -> str:
         return f"{value:.3g} J/1k"
     if column == "usd_per_million":
         return f"${value:.3g}/1M"
+    if column == "usd_per_month":
+        return _money(value) + " a month"
     return f"{value:.4g}"
+
+
+def _money(value: float) -> str:
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 0.01:
+        return f"${value:,.2f}"
+    return f"${value:.2g}"
+
+
+def _volume(count: float) -> str:
+    for size, word in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.3g}{word}"
+    return f"{count:.3g}"
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _quality_text(metric: str) -> str:
+    return QUALITY_LABELS.get(metric, metric)
+
+
+def _limit_text(name: str, bound: float, primary_metric: str) -> str:
+    kind = LIMITS[name][1]
+    label = primary_metric if name == "min_accuracy" else name
+    return f"{label} {'>=' if kind == 'min' else '<='} {bound:g}"
+
+
+def _limit_reasons(row: Mapping[str, Any], limits: Mapping[str, float], primary_metric: str, higher: bool) -> list[str]:
+    reasons = []
+    for name, bound in limits.items():
+        column, kind, scale = LIMITS[name]
+        column = column or primary_metric
+        value = row.get(column)
+        if kind == "min" and column == primary_metric and not higher:
+            kind = "max"  # 'min_accuracy' on an error metric means 'at most'
+        if _is_missing(value):
+            reasons.append(f"{name}: not measured")
+        elif kind == "max" and value > bound * scale:
+            reasons.append(f"{name} <= {bound:g}: has {_format(value, column)}")
+        elif kind == "min" and value < bound * scale:
+            reasons.append(f"{name} >= {bound:g}: has {_format(value, column)}")
+    return reasons
+
+
+def _round_for_limit(value: float, up: bool) -> str:
+    """A limit a person would type that lets `value` through: 0.953 -> 0.95 (down), 2.13 -> 2.2 (up)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = 1 - math.floor(math.log10(abs(value)))
+    scale = 10.0**digits
+    rounded = (math.ceil if up else math.floor)(value * scale - (1e-9 if up else -1e-9)) / scale
+    return f"{rounded:.{max(digits, 0)}f}".rstrip("0").rstrip(".") if digits > 0 else f"{rounded:.0f}"
+
+
+def _no_recommendation(
+    candidates: Sequence[Mapping[str, Any]],
+    limits: Mapping[str, float],
+    primary_metric: str,
+    higher: bool,
+) -> str:
+    """One short, actionable sentence per limit that stands in the way: the best value a
+    candidate reaches under the other limits, and the setting that would let it through."""
+    if not candidates:
+        return "No candidate was measured and beats the no-skill baseline, so there is nothing to recommend."
+    parts = []
+    for name, bound in limits.items():
+        others = {k: v for k, v in limits.items() if k != name}
+        pool = [r for r in candidates if not _limit_reasons(r, others, primary_metric, higher)] or list(candidates)
+        column, kind, scale = LIMITS[name]
+        column = column or primary_metric
+        if kind == "min" and column == primary_metric and not higher:
+            kind = "max"
+        known = [r for r in pool if not _is_missing(r.get(column))]
+        if not known:
+            continue
+        best = (min if kind == "max" else max)(known, key=lambda r: r[column])
+        value = best[column] / scale
+        if (kind == "max" and value <= bound) or (kind == "min" and value >= bound):
+            continue
+        unit_value = _round_for_limit(value, kind == "max")
+        verb = "raise" if kind == "max" else "lower"
+        what = _quality_text(primary_metric) if column == primary_metric else name
+        extreme = "best" if column == primary_metric else ("lowest" if kind == "max" else "highest")
+        under = " under the other limits" if others and pool is not candidates else ""
+        parts.append(
+            f"the {extreme} {what}{under} is {_format(best[column], column)} ({best['name']}); "
+            f"{verb} {'the minimum' if column == primary_metric else name} to {unit_value}"
+        )
+    if not parts:
+        return "No candidate meets all the limits at once; relax one of " + ", ".join(limits) + "."
+    return "No candidate meets the limits: " + "; ".join(parts) + "."
 
 
 def recommend(
@@ -203,18 +436,34 @@ def recommend(
     primary_metric: str,
     primary_higher_is_better: bool,
     no_skill_value: float | None = None,
-    good_enough: Mapping[str, float] | None = None,
+    significance: Significance | None = None,
+    replicates: Mapping[str, Sequence[float]] | None = None,
+    ineligible: Mapping[str, str] | None = None,
+    ties: PairedTies | None = None,
+    explain: bool = True,
 ) -> Recommendation:
     """Pick one candidate for these weights and limits.
 
     `rows` are leaderboard records with at least: key, name, family, skilled (beats the
     no-skill baseline beyond its 95% interval), the primary metric and the objective columns.
-    Order: measured candidates only; hard limits filter; no-skill ones never win; the Pareto
-    front over the weighted metrics; the highest weighted utility among its members.
+    `replicates` (or precomputed `ties`): each candidate's bootstrap replicates of the primary
+    metric on shared resamples of the test rows. `ineligible`: key -> why it may not be picked
+    (a helper the user left out). Order:
+    1. eligible: measured, within the hard limits, skilled, chosen by the user, and not broken
+       (statistically below the no-skill baseline plus `broken_gain_fraction` of the best's gain);
+    2. score: the weighted mean utility, with differences under the target's noticeable levels
+       made none and quality statistically tied with the most accurate counted as equal to it;
+    3. among equal scores: candidates equal in quality (tied) and no better on any weighted figure
+       than another are set aside, then the higher measured quality, then the lower p99.
+    The front shown is every eligible candidate that no other beats that way (tied-or-better
+    quality, at least as good on every weighted figure, better on one).
     """
-    objs = objectives(primary_metric, primary_higher_is_better)
+    significance = significance or Significance()
+    higher = primary_higher_is_better
+    objs = objectives(primary_metric, higher)
     active = [m for m in METRICS if weights.get(m, 0) > 0] or list(METRICS)
     used_weights = {m: float(weights.get(m, 0)) for m in active} if any(weights.values()) else {m: 1.0 for m in active}
+    ineligible = dict(ineligible or {})
 
     excluded: dict[str, list[str]] = {}
     for row in rows:
@@ -222,88 +471,332 @@ def recommend(
         if row.get("status") != "measured":
             reasons.append(f"not measured ({row.get('status')})")
             continue
-        for name, bound in limits.items():
-            column, kind, scale = LIMITS[name]
-            column = column or primary_metric
-            value = row.get(column)
-            if kind == "min" and column == primary_metric and not primary_higher_is_better:
-                kind = "max"  # 'min_accuracy' on an error metric means 'at most'
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                reasons.append(f"{name}: not measured")
-            elif kind == "max" and value > bound * scale:
-                reasons.append(f"{name} <= {bound:g}: has {_format(value, column)}")
-            elif kind == "min" and value < bound * scale:
-                reasons.append(f"{name} >= {bound:g}: has {_format(value, column)}")
+        reasons.extend(_limit_reasons(row, limits, primary_metric, higher))
         if row.get("family") == "baseline":
             reasons.append("the no-skill reference is never recommended")
         elif not row.get("skilled", False):
             reasons.append(
                 f"no skill: its {primary_metric} does not beat the no-skill baseline beyond the 95% interval"
             )
+        if row["key"] in ineligible:
+            reasons.append(f"not eligible: {ineligible[row['key']]}")
+    # Broken: recovers under a stated share of the best candidate's gain over the baseline, even at
+    # the top of its 95% interval (a 90%-pruned net at R2 0.01 where the best reaches 0.83).
+    candidates = [
+        r for r in rows if r.get("status") == "measured" and r.get("family") != "baseline" and r.get("skilled")
+    ]
+    if no_skill_value is not None and np.isfinite(no_skill_value) and candidates:
+        primary_values = [r.get(primary_metric) for r in candidates if not _is_missing(r.get(primary_metric))]
+        if primary_values:
+            best_value = max(primary_values) if higher else min(primary_values)
+            needed = no_skill_value + significance.broken_gain_fraction * (best_value - no_skill_value)
+            for row in candidates:
+                top = row.get("primary_ci95_high" if higher else "primary_ci95_low", row.get(primary_metric))
+                if _is_missing(top):
+                    top = row.get(primary_metric)
+                if not _is_missing(top) and ((top < needed) if higher else (top > needed)):
+                    excluded[row["key"]].append(
+                        f"broken: its {primary_metric} ({_format(row.get(primary_metric), primary_metric)}, "
+                        f"95% interval up to {_format(top, primary_metric)}) is below the no-skill baseline plus "
+                        f"{significance.broken_gain_fraction:.0%} of the best candidate's gain over it "
+                        f"({_format(needed, primary_metric)})"
+                    )
     feasible = [row for row in rows if not excluded[row["key"]]]
     excluded_out = {k: tuple(v) for k, v in excluded.items() if v}
     limits_out = dict(limits)
 
     if not feasible:
-        parts = []
-        for name in limits:
-            hit = [f"{k} ({r.split(': has ')[-1]})" for k, rs in excluded.items() for r in rs if r.startswith(name)]
-            if hit:
-                parts.append(
-                    f"{name} <= {limits[name]:g} excluded " + ", ".join(hit)
-                    if LIMITS[name][1] == "max"
-                    else f"{name} >= {limits[name]:g} excluded " + ", ".join(hit)
-                )
-        no_skill = [k for k, rs in excluded.items() if any(r.startswith("no skill") for r in rs)]
-        if no_skill:
-            parts.append("no skill over the baseline: " + ", ".join(no_skill))
-        reason = "No candidate meets the limits. " + ("; ".join(parts) + "." if parts else "")
-        return Recommendation(None, reason.strip(), (), (), excluded_out, {}, {}, used_weights, limits_out)
+        pool = [
+            r
+            for r in candidates
+            if r["key"] not in ineligible and not any(x.startswith("broken") for x in excluded[r["key"]])
+        ]
+        reason = _no_recommendation(pool, limits, primary_metric, higher)
+        return Recommendation(None, reason, (), (), excluded_out, {}, {}, used_weights, limits_out)
 
-    values = np.array([[row.get(objs[m].column, np.nan) for m in active] for row in feasible], dtype=float)
-    losses = to_losses(values, [objs[m].higher_is_better for m in active])
-    mask = pareto_mask(losses)
-    references = [no_skill_value if m == "accuracy" else None for m in active]
-    ranked_values = values.copy()
-    for j, m in enumerate(active):  # below a target's "good enough" level, lower-is-better figures count as equal
-        if good_enough and m in good_enough and not objs[m].higher_is_better:
-            ranked_values[:, j] = np.maximum(ranked_values[:, j], good_enough[m])
-    u = utilities(
-        ranked_values, [objs[m].higher_is_better for m in active], [objs[m].log_scale for m in active], references
-    )
-    w = np.array([used_weights[m] for m in active])
-    score = (u * w).sum(axis=1) / w.sum()
-    scores = {row["key"]: float(s) for row, s in zip(feasible, score, strict=True)}
-    primary = np.array([row.get(primary_metric, np.nan) for row in feasible], dtype=float)
-    primary_loss = -primary if primary_higher_is_better else primary
-    # Highest score on the front; ties go to the better primary metric.
-    order = sorted(np.flatnonzero(mask), key=lambda i: (-score[i], primary_loss[i]))
-    best = feasible[order[0]]
-    pareto_keys = tuple(feasible[i]["key"] for i in np.flatnonzero(mask))
-
-    reason, gives_up = _explain(
-        best, feasible, scores, used_weights, limits, primary_metric, primary_higher_is_better, len(rows)
-    )
-    if good_enough and "latency" in good_enough and "latency" in active:
-        reason += (
-            f" Single-row p99 latencies under {good_enough['latency']:g} ms count as equally good here "
-            "(a tenth of the deployment target's expected p99)."
+    if ties is None:
+        ties = paired_ties(
+            {
+                r["key"]: (replicates or {}).get(r["key"])
+                for r in feasible
+                if (replicates or {}).get(r["key"]) is not None
+            },
+            significance.tie_confidence,
         )
+    keys = [r["key"] for r in feasible]
+    primary = np.array([r.get(primary_metric, np.nan) for r in feasible], dtype=float)
+    primary_loss = np.where(np.isnan(primary), np.inf, -primary if higher else primary)
+    top = int(np.argmin(primary_loss))
+    most_accurate = feasible[top]
+    tied_with_top = np.array(
+        [ties.tied(k, most_accurate["key"]) or primary[i] == primary[top] for i, k in enumerate(keys)]
+    )
+
+    figures = [m for m in active if m != "accuracy"]
+    raw = np.array([[r.get(objs[m].column, np.nan) for m in figures] for r in feasible], dtype=float).reshape(
+        len(feasible), len(figures)
+    )
+    raw_losses = to_losses(raw, [objs[m].higher_is_better for m in figures])
+
+    def practical(values: np.ndarray) -> np.ndarray:
+        out = values.copy()
+        for j, m in enumerate(figures):
+            level = significance.levels.get(m)
+            if level is None:
+                continue
+            column = out[:, j]
+            known = np.isfinite(column)
+            out[:, j] = np.where(
+                known, np.minimum(column, level) if objs[m].higher_is_better else np.maximum(column, level), column
+            )
+        return out
+
+    def scores_for(values: np.ndarray, tie_aware: bool) -> np.ndarray:
+        u = np.zeros((len(feasible), len(active)))
+        for j, m in enumerate(active):
+            if m == "accuracy":
+                u[:, j] = quality_utilities(
+                    primary, primary_metric, higher, no_skill_value, tied_with_top if tie_aware else None
+                )
+            else:
+                f = figures.index(m)
+                u[:, j] = utilities(values[:, [f]], [objs[m].higher_is_better], [True])[:, 0]
+        w = np.array([used_weights[m] for m in active])
+        return (u * w).sum(axis=1) / w.sum()
+
+    # beats[a, b]: a is as good as b on quality (tied or better) and on every weighted figure,
+    # and better on one of them (measured values, no levels).
+    n = len(feasible)
+    tie = np.eye(n, dtype=bool)
+    if ties.keys:
+        where = [ties.keys.index(k) if k in ties.keys else -1 for k in keys]
+        for i in range(n):
+            for j in range(n):
+                if where[i] >= 0 and where[j] >= 0:
+                    tie[i, j] = ties.low[where[i], where[j]] <= 0.0 <= ties.high[where[i], where[j]]
+    uses_quality = "accuracy" in active
+    quality_ok = (primary_loss[:, None] <= primary_loss[None, :]) | tie if uses_quality else np.ones((n, n), bool)
+    figures_ok = (raw_losses[:, None, :] <= raw_losses[None, :, :]).all(axis=2)
+    strictly = (raw_losses[:, None, :] < raw_losses[None, :, :]).any(axis=2)
+    if uses_quality:
+        strictly |= primary_loss[:, None] < primary_loss[None, :]
+    beats_matrix = quality_ok & figures_ok & strictly
+    np.fill_diagonal(beats_matrix, False)
+
+    def beats(a: int, b: int) -> bool:
+        return bool(beats_matrix[a, b])
+
+    def choose(score: np.ndarray) -> int:
+        group = [i for i in range(len(feasible)) if score[i] >= score.max() - 1e-9]
+        kept = [i for i in group if not beats_matrix[group, i].any()] or group
+        p99 = [raw[i, figures.index("latency")] if "latency" in figures else 0.0 for i in kept]
+        return kept[min(range(len(kept)), key=lambda n: (primary_loss[kept[n]], np.nan_to_num(p99[n], nan=np.inf)))]
+
+    practical_values = practical(raw)
+    score = scores_for(practical_values, tie_aware=True)
+    pick = choose(score)
+    front = [i for i in range(n) if i == pick or not beats_matrix[:, i].any()]
+    best = feasible[pick]
+    scores = {k: float(s) for k, s in zip(keys, score, strict=True)}
+    pareto_keys = tuple(keys[i] for i in front)
+    # Ties worth naming: the front, and the most accurate even when it is off the front.
+    tied_keys = tuple(keys[i] for i in sorted(set(front) | {top}) if i != pick and ties.tied(keys[i], best["key"]))
+    if not explain:
+        return Recommendation(
+            best["key"],
+            "",
+            pareto_keys,
+            tuple(keys),
+            excluded_out,
+            scores,
+            {},
+            used_weights,
+            limits_out,
+            most_accurate["key"],
+            tied_keys,
+        )
+
+    # What decided, in sentences for the card.
+    notes: list[str] = []
+    label = _quality_text(primary_metric)
+    if "accuracy" not in active:
+        decided_by = "no quality weight"
+        notes.append(f"Quality has no weight in these priorities, so {label} did not count in the pick.")
+    elif pick == top:
+        decided_by = "most accurate"
+    elif tied_with_top[pick]:
+        decided_by = "tied"
+    else:
+        decided_by = "significant difference"
+    more_accurate_limited = [
+        r
+        for r in rows
+        if r["key"] in excluded_out
+        and r.get("status") == "measured"
+        and r.get("skilled")
+        and r.get("family") != "baseline"
+        and not _is_missing(r.get(primary_metric))
+        and not _is_missing(best.get(primary_metric))
+        and ((r[primary_metric] > best[primary_metric]) if higher else (r[primary_metric] < best[primary_metric]))
+        and any(x.split(":")[0].split(" ")[0] in limits for x in excluded_out[r["key"]])
+    ]
+    if more_accurate_limited and decided_by in ("most accurate", "tied", "significant difference"):
+        shown = more_accurate_limited[:3]
+        notes.append(
+            "More accurate candidates are excluded by your limits: "
+            + "; ".join(
+                f"{r['name']} ({_format(r[primary_metric], primary_metric)}, {excluded_out[r['key']][0]})"
+                for r in shown
+            )
+            + "."
+        )
+        if decided_by == "most accurate":
+            decided_by = "limit"
+    if tied_keys:
+        names = [feasible[keys.index(k)]["name"] for k in tied_keys]
+        notes.append(
+            f"Statistically tied on {label} with {_join(names)}: the {ties.confidence:.0%} paired bootstrap interval "
+            f"of the difference on the same test rows includes 0."
+        )
+    if decided_by == "tied" or (decided_by == "most accurate" and tied_keys):
+        notes.append(
+            _tie_break_note(
+                pick, top, feasible, figures, raw, practical_values, significance, objs, label, beats, primary_loss
+            )
+        )
+    elif decided_by == "significant difference":
+        notes.append(_significant_note(pick, top, feasible, figures, practical_values, significance, objs, label))
+    # Did a noticeable-difference level change the pick? Rank again without them.
+    if significance.levels:
+        unfloored = choose(scores_for(raw, tie_aware=True))
+        if unfloored != pick:
+            notes.append(_level_note(unfloored, pick, feasible, figures, raw, significance, objs))
+    reason, gives_up = _explain(
+        best,
+        most_accurate,
+        feasible,
+        scores,
+        used_weights,
+        limits,
+        primary_metric,
+        higher,
+        len(rows),
+        significance,
+        ties,
+    )
     return Recommendation(
         best["key"],
         reason,
         pareto_keys,
-        tuple(r["key"] for r in feasible),
+        tuple(keys),
         excluded_out,
         scores,
         gives_up,
         used_weights,
         limits_out,
+        most_accurate["key"],
+        tied_keys,
+        decided_by,
+        tuple(n for n in notes if n),
+    )
+
+
+def _join(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    if len(names) > 4:
+        return ", ".join(names[:3]) + f" and {len(names) - 3} more"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _figure_phrase(metric: str, column: str, a: float, b: float) -> str:
+    return f"{metric} {_format(a, column)} against {_format(b, column)}"
+
+
+def _tie_break_note(
+    pick, top, feasible, figures, raw, practical_values, significance, objs, label, beats, primary_loss
+) -> str:
+    other = feasible[top]
+    if pick == top:
+        return (
+            f"Between them, the higher measured {label} decided: no weighted figure differs by more than "
+            "its users can notice."
+        )
+    significant = [
+        m
+        for j, m in enumerate(figures)
+        if np.isfinite(practical_values[pick, j]) and practical_values[pick, j] != practical_values[top, j]
+    ]
+    if significant:
+        parts = [
+            _figure_phrase(m, objs[m].column, raw[pick, figures.index(m)], raw[top, figures.index(m)])
+            for m in significant
+        ]
+        return (
+            f"It is statistically tied with the most accurate, {other['name']}, and better where the difference "
+            f"is noticeable: " + "; ".join(parts) + "."
+        )
+    beaters = [j for j in range(len(feasible)) if beats(j, top)]
+    if beaters:
+        by = feasible[pick if pick in beaters else beaters[0]]["name"]
+        return (
+            f"The most accurate, {other['name']}, is statistically tied with it and was set aside: {by} is tied "
+            "with it on quality, at least as good on every weighted figure and better on one (by less than "
+            f"users notice); among the rest, the higher measured {label} decided."
+        )
+    return f"Between the tied candidates, the higher measured {label} decided."
+
+
+def _significant_note(pick, top, feasible, figures, practical_values, significance, objs, label) -> str:
+    best, other = feasible[pick], feasible[top]
+    parts = []
+    for j, m in enumerate(figures):
+        a, b = practical_values[pick, j], practical_values[top, j]
+        if not (np.isfinite(a) and np.isfinite(b)) or a == b:
+            continue
+        better = a > b if objs[m].higher_is_better else a < b
+        if better:
+            column = objs[m].column
+            reason = significance.reasons.get(m, "")
+            parts.append(
+                f"{m}: {_format(best.get(column), column)} against {_format(other.get(column), column)}"
+                + (f" ({reason})" if reason else "")
+            )
+    if not parts:
+        return ""
+    return f"It gives up {label} against {other['name']} for differences users can notice: " + "; ".join(parts) + "."
+
+
+def _level_note(unfloored, pick, feasible, figures, raw, significance, objs) -> str:
+    other = feasible[unfloored]
+    parts: list[str] = []
+    levels: list[str] = []
+    for j, m in enumerate(figures):
+        level = significance.levels.get(m)
+        a, b = raw[unfloored, j], raw[pick, j]
+        if level is None or not (np.isfinite(a) and np.isfinite(b)) or a == b:
+            continue
+        better = a > b if objs[m].higher_is_better else a < b
+        beyond = (min(a, b) >= level) if objs[m].higher_is_better else (max(a, b) <= level)
+        if better and beyond:
+            column = objs[m].column
+            parts.append(f"{m} ({_format(a, column)} against {_format(b, column)})")
+            levels.append(f"{m} {'above' if objs[m].higher_is_better else 'under'} {_format(level, column)}")
+    if not parts:
+        return ""
+    return (
+        f"A noticeable-difference level decided: counting every difference, {other['name']} would win on "
+        + _join(parts)
+        + f"; on a {significance.target_name or 'this target'} those differences are below what users notice ("
+        + _join(levels)
+        + " count as equal; see catalog/targets.toml)."
     )
 
 
 def _explain(
     best: Mapping[str, Any],
+    most_accurate: Mapping[str, Any],
     feasible: Sequence[Mapping[str, Any]],
     scores: Mapping[str, float],
     weights: Mapping[str, float],
@@ -311,51 +804,117 @@ def _explain(
     primary_metric: str,
     higher: bool,
     n_total: int,
+    significance: Significance,
+    ties: PairedTies,
 ) -> tuple[str, dict[str, str]]:
     weight_text = ", ".join(f"{m}={w:g}" for m, w in weights.items())
     limit_text = (" and limits " + ", ".join(f"{k}={v:g}" for k, v in limits.items())) if limits else ""
     reason = (
         f"{best['name']} is recommended for priorities {weight_text}{limit_text}: of the "
-        f"{len(feasible)} of {n_total} candidates that meet the limits and beat the no-skill "
-        f"baseline, it is on the Pareto front and has the highest weighted score "
-        f"({scores[best['key']]:.2f} of 1). It has {primary_metric} "
+        f"{len(feasible)} of {n_total} candidates that are eligible (measured, within the limits, "
+        f"clearly better than the no-skill baseline), it has the highest weighted score "
+        f"({scores[best['key']]:.2f} of 1) and is on the Pareto front. It has {_quality_text(primary_metric)} "
         f"{_format(best.get(primary_metric), primary_metric)}, "
         f"p99 latency {_format(best.get('p99_ms'), 'p99_ms')} for one row, "
         f"{_format(best.get('rows_per_s'), 'rows_per_s')} at its best batch size, "
         f"and {_format(best.get('size_bytes'), 'size_bytes')} on disk."
     )
-    pick = max if higher else min
-    most_accurate = pick(feasible, key=lambda r: r.get(primary_metric, np.nan))
-    fastest = min(feasible, key=lambda r: r.get("p99_ms", np.inf))
+    fastest = min(feasible, key=lambda r: r.get("p99_ms") if not _is_missing(r.get("p99_ms")) else np.inf)
+    volume = significance.predictions_per_month
     if most_accurate["key"] == fastest["key"]:
-        label = "the most accurate and the fastest"
-        gives_up = {"most_accurate": _compare(best, most_accurate, label, primary_metric, higher)}
-        gives_up["fastest"] = gives_up["most_accurate"]
+        text = compare(best, most_accurate, "the most accurate and the fastest", primary_metric, higher, volume, ties)
+        gives_up = {"most_accurate": text, "fastest": text}
     else:
         gives_up = {
-            "most_accurate": _compare(best, most_accurate, "the most accurate", primary_metric, higher),
-            "fastest": _compare(best, fastest, "the fastest", primary_metric, higher),
+            "most_accurate": compare(best, most_accurate, "the most accurate", primary_metric, higher, volume, ties),
+            "fastest": compare(best, fastest, "the fastest", primary_metric, higher, volume, ties),
         }
     return reason, gives_up
 
 
-def _compare(best: Mapping[str, Any], other: Mapping[str, Any], label: str, metric: str, higher: bool) -> str:
+def quality_difference(metric: str, higher: bool, a: float, b: float) -> str:
+    """'-3.02 pp (6.7% vs 3.65% errors: 1.8x the errors)', '-0.012 R2', '+0.31 (12% higher)'."""
+    if _is_missing(a) or _is_missing(b):
+        return "n/a"
+    delta = a - b
+    if metric in PERCENT_POINT_METRICS:
+        text = f"{delta * 100:+.2f} pp"
+        error_a, error_b = 1 - a, 1 - b
+        if error_b > 0 and error_a != error_b:
+            text += f" ({error_a:.3g} vs {error_b:.3g} errors: {error_a / error_b:.3g}x the errors)"
+        return text
+    if metric == "r2":
+        text = f"{delta:+.3g}"
+        if 1 - b > 0 and a != b:
+            text += f" ({(1 - a) / (1 - b):.3g}x the unexplained variance)"
+        return text
+    text = f"{delta:+.4g}"
+    if b:
+        text += f" ({abs(delta) / abs(b):.0%} {'higher' if delta > 0 else 'lower'})"
+    return text
+
+
+def compare(
+    best: Mapping[str, Any],
+    other: Mapping[str, Any],
+    label: str,
+    metric: str,
+    higher: bool,
+    predictions_per_month: float | None = None,
+    ties: PairedTies | None = None,
+) -> str:
+    """What the pick gives up or gains against another candidate, absolute differences beside ratios."""
     if best["key"] == other["key"]:
-        return f"It is itself {label} of the candidates that meet the limits."
-    delta = best.get(metric, np.nan) - other.get(metric, np.nan)
-    percent_points = metric in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2")
-    delta_text = f"{delta * 100:+.2f} pp" if percent_points else f"{delta:+.4g}"
+        return f"It is itself {label} of the eligible candidates."
+    parts = [
+        f"{_quality_text(metric)} "
+        f"{quality_difference(metric, higher, best.get(metric, np.nan), other.get(metric, np.nan))}"
+    ]
+    if ties is not None:
+        interval = ties.interval(best["key"], other["key"])
+        if interval is not None:
+            tied = interval[0] <= 0 <= interval[1]
+            parts[0] += (
+                f", {'statistically tied' if tied else 'a real difference'} "
+                f"(paired 95% interval {interval[0]:+.3g} to {interval[1]:+.3g})"
+            )
 
-    def ratio(column: str, faster_word: str, slower_word: str) -> str:
+    def ratio(column: str, smaller_word: str, larger_word: str) -> str:
         a, b = best.get(column), other.get(column)
-        if not a or not b:
+        if _is_missing(a) or _is_missing(b) or not a or not b:
             return f"{column} n/a"
-        if a <= b:
-            return f"{b / a:.3g}x {faster_word}"
-        return f"{a / b:.3g}x {slower_word}"
+        times = b / a if a <= b else a / b
+        return (
+            f"{times:.3g}x {smaller_word if a <= b else larger_word}"
+            if times < 10
+            else (f"{times:.0f}x {smaller_word if a <= b else larger_word}")
+        )
 
-    return (
-        f"Against {label}, {other['name']}: {metric} {delta_text}; p99 latency "
-        f"{ratio('p99_ms', 'lower', 'higher')}; size {ratio('size_bytes', 'smaller', 'larger')}; "
-        f"cost {ratio('usd_per_million', 'lower', 'higher')}."
-    )
+    p99_a, p99_b = best.get("p99_ms"), other.get("p99_ms")
+    if not _is_missing(p99_a) and not _is_missing(p99_b):
+        parts.append(
+            f"p99 latency {p99_a - p99_b:+.3g} ms ({_format(p99_a, 'p99_ms')} vs {_format(p99_b, 'p99_ms')}, "
+            f"{ratio('p99_ms', 'lower', 'higher')})"
+        )
+    size_a, size_b = best.get("size_bytes"), other.get("size_bytes")
+    if not _is_missing(size_a) and not _is_missing(size_b):
+        parts.append(
+            f"size {_format(size_a, 'size_bytes')} vs {_format(size_b, 'size_bytes')} "
+            f"({ratio('size_bytes', 'smaller', 'larger')})"
+        )
+    cost_a, cost_b = best.get("usd_per_million"), other.get("usd_per_million")
+    if not _is_missing(cost_a) and not _is_missing(cost_b):
+        if predictions_per_month:
+            month_a, month_b = cost_a * predictions_per_month / 1e6, cost_b * predictions_per_month / 1e6
+            word = "more" if month_a > month_b else "less"
+            volume = _volume(predictions_per_month)
+            difference = abs(month_a - month_b)
+            parts.append(
+                f"cost {_money(difference)} {word} a month at {volume} predictions"
+                if difference >= 0.01
+                else f"cost within $0.01 a month at {volume} predictions"
+            )
+            parts[-1] += f" ({ratio('usd_per_million', 'lower', 'higher')})"
+        else:
+            parts.append(f"cost {ratio('usd_per_million', 'lower', 'higher')}")
+    return f"Against {label}, {other['name']}: " + "; ".join(parts) + "."

@@ -16,6 +16,7 @@ import numpy as np
 
 from advisor._encoder import TabularEncoder
 from advisor._errors import AdvisorError, InputSchemaError
+from advisor._measure import predicted_classes
 from advisor._models import FittedModel
 
 ARTIFACT_VERSION = 1
@@ -45,6 +46,10 @@ class Predictor:
         # The fast single-row path (see `_fast`) is used only once checked against the batch path.
         self.fast_single_row = False
         self.fast_path_check: dict[str, Any] | None = None
+        # Binary only: predict classes[1] when its probability is at least this (chosen on the
+        # validation split, see `_threshold`); None predicts the most probable class.
+        self.threshold: float | None = None
+        self.threshold_method: str | None = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -67,17 +72,25 @@ class Predictor:
             raise AdvisorError("predict_proba is for classification; this predictor does regression, use predict.")
         return self.scores(rows)
 
+    @property
+    def decision_threshold(self) -> float | None:
+        """The threshold `predict` applies (binary only; artifacts saved before it existed have none)."""
+        return getattr(self, "threshold", None) if self.task == "binary" else None
+
     def predict(self, rows: Any, check_types: bool = False) -> np.ndarray:
-        """Predicted labels (classification) or values (regression), one per row."""
+        """Predicted labels (classification) or values (regression), one per row; a binary
+        predictor with a decision threshold predicts classes[1] when its probability reaches it."""
         scores = self.scores(rows, check_types)
         if self.task == "regression":
             return scores
         assert self.classes is not None
+        threshold = self.decision_threshold
         if len(scores) == 1:  # one row: skip numpy's fancy indexing of an object array (~10 us)
+            row = scores[0]
             out = np.empty(1, dtype=object)
-            out[0] = self.classes[int(scores[0].argmax())]
+            out[0] = self.classes[int(row[1] >= threshold) if threshold is not None else int(row.argmax())]
             return out
-        return self.classes[np.argmax(scores, axis=1)]
+        return self.classes[predicted_classes(scores, threshold)]
 
     def _compiled(self) -> tuple[Any, Any]:
         compiled = self.__dict__.get("_compiled_paths")
@@ -121,7 +134,10 @@ class Predictor:
             fast, batch = joined(singles), joined(reference)
             scale = max(1.0, float(np.abs(batch).max())) if self.task == "regression" else 1.0
             difference = float(np.abs(fast - batch).max()) / scale
-            same_labels = self.task == "regression" or bool((fast.argmax(axis=1) == batch.argmax(axis=1)).all())
+            threshold = self.decision_threshold
+            same_labels = self.task == "regression" or bool(
+                (predicted_classes(fast, threshold) == predicted_classes(batch, threshold)).all()
+            )
             check.update(
                 max_relative_difference=difference,
                 same_labels=same_labels,

@@ -131,15 +131,25 @@ def build_report(run: Run) -> str:
     )
 
     # Recommendation first: it is what stakeholders read.
-    if rec.key:
-        chosen = run.candidate(rec.key)
-        gives = "".join(f"<li>{_e(t)}</li>" for t in dict.fromkeys(rec.gives_up.values()))
-        parts.append(
-            f"<div class='card rec'><h2>Recommended: {_e(chosen.name)}</h2><p>{_e(rec.reason)}</p>"
-            f"<p>What it gives up:</p><ul>{gives}</ul></div>"
-        )
-    else:
-        parts.append(f"<div class='card'><h2>No recommendation</h2><p>{_e(rec.reason)}</p></div>")
+    from advisor._card import recommendation_card
+
+    card = recommendation_card(run)
+
+    def bullets(lines: tuple[str, ...]) -> str:
+        return "<ul>" + "".join(f"<li>{_e(t)}</li>" for t in lines) + "</ul>" if lines else ""
+
+    parts.append(
+        f"<div class='card{' rec' if card.key else ''}'><h2>{_e(card.headline)}</h2><p>{_e(card.reason)}</p>"
+        + bullets(card.notes + card.business)
+        + (f"<p>What it gives up or gains:</p>{bullets(card.gives_up)}" if card.gives_up else "")
+        + (f"<p>How firm the pick is:</p>{bullets(card.stability)}" if card.stability else "")
+        + bullets(card.warnings)
+        + "</div>"
+    )
+    if run.settings.get("helpers"):
+        from advisor._run import helpers_message
+
+        parts.append(f"<p class='muted'>{_e(helpers_message(run.settings['helpers']))}</p>")
 
     weights = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.weights.items())
     limits = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.limits.items()) or "none"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from advisor._catalog import TargetProfile, get_target
+from advisor._catalog import HOURS_PER_MONTH, TargetProfile, get_target, load_significance
 from advisor._measure import (
     HIGHER_IS_BETTER,
     BatchMeasurement,
@@ -24,7 +24,7 @@ from advisor._measure import (
     cost_per_million,
     energy_per_1k,
 )
-from advisor._pareto import Recommendation, parse_limits, parse_priorities, recommend
+from advisor._pareto import Recommendation, Significance, parse_limits, parse_priorities, recommend
 
 RESULTS_VERSION = 1
 # A text cell starting with one of these is run as a formula by spreadsheets (OWASP: CSV injection).
@@ -88,6 +88,7 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "cold_start_ms": ("ms", "lower", "fresh process: interpreter, imports, load, first row"),
     "joules_per_1k": ("J", "lower", "energy per 1,000 predictions (see its method)"),
     "usd_per_million": ("USD", "lower", "cost per 1,000,000 predictions (see its method)"),
+    "usd_per_month": ("USD", "lower", "cost a month at the target's expected volume (predictions_per_month)"),
     "train_s": ("s", "lower", "training time (not an inference metric; shown for context)"),
     "trained_on": ("", "", "the machine (or Dask worker) that trained it"),
     "timed_on": ("", "", "the machine (or Dask worker) its latency and throughput were measured on"),
@@ -106,11 +107,57 @@ def _where(place: Mapping[str, Any]) -> str | None:
     return f"{place['dask_worker']} ({machine})" if place.get("dask_worker") else machine
 
 
+def _frozen(value: Any) -> Any:
+    """JSON lists back to the tuples the frozen measurements hold."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
 def _load(cls: type, data: Mapping[str, Any] | None) -> Any:
     if data is None:
         return None
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    return cls(**{k: _frozen(v) for k, v in data.items() if k in names})
+
+
+def significance_for(profile: TargetProfile) -> Significance:
+    """Levels, in leaderboard units, below which a difference on this target is not noticed."""
+    rules = load_significance()
+    volume = max(profile.predictions_per_month, 1.0)
+    monthly_price = profile.usd_per_hour * HOURS_PER_MONTH
+    cost_month = max(rules.cost_usd_per_month, rules.cost_fraction_of_monthly_price * monthly_price)
+    levels = {
+        "latency": profile.latency_p99_ms * rules.latency_fraction_of_expected_p99,
+        "size": profile.memory_budget_mb * 1e6 * rules.size_fraction_of_memory_budget,
+        "cost": cost_month / volume * 1e6,
+        "throughput": profile.peak_rows_per_s,
+    }
+    reasons = {
+        "latency": f"p99 under {levels['latency']:.3g} ms counts as equal on a {profile.name}: {rules.latency_reason}",
+        "size": (f"sizes under {levels['size'] / 1e6:.3g} MB count as equal on a {profile.name}: {rules.size_reason}"),
+        "cost": (
+            f"costs under ${cost_month:.3g} a month at {volume:,.0f} predictions a month count as equal: "
+            f"{rules.cost_reason}"
+        ),
+        "throughput": (
+            f"throughput above {profile.peak_rows_per_s:,.0f} rows/s (the expected peak on a {profile.name}) "
+            f"counts as fully good: {rules.throughput_reason}"
+        ),
+    }
+    if profile.energy_budget_j_per_month:
+        per_1k = profile.energy_budget_j_per_month * rules.energy_fraction_of_budget / volume * 1000
+        levels["energy"] = per_1k
+        reasons["energy"] = (
+            f"energy under {per_1k:.3g} J per 1,000 predictions counts as equal on a {profile.name}: "
+            f"{rules.energy_reason}"
+        )
+    return Significance(
+        levels=levels,
+        reasons=reasons,
+        tie_confidence=rules.tie_confidence,
+        broken_gain_fraction=rules.broken_gain_fraction,
+        predictions_per_month=volume,
+        target_name=profile.name,
+    )
 
 
 @dataclass
@@ -229,10 +276,13 @@ class Run:
     def limits(self) -> dict[str, float]:
         return dict(self.settings.get("limits") or {})
 
-    def good_enough(self) -> dict[str, float]:
-        """Levels below which a figure no longer improves the ranking: a single-row p99 under a
-        tenth of the deployment target's expected p99 is not something its users notice."""
-        return {"latency": self.profile.latency_p99_ms / 10}
+    def significance(self) -> Significance:
+        """The target's levels below which differences count as none (catalog/targets.toml)."""
+        return significance_for(self.profile)
+
+    def replicates(self) -> dict[str, tuple[float, ...]]:
+        """Each candidate's bootstrap replicates of the primary metric (shared resamples)."""
+        return {c.key: c.quality.bootstrap for c in self.candidates if c.quality and c.quality.bootstrap}
 
     def candidate(self, key: str) -> CandidateResult:
         for c in self.candidates:
@@ -302,6 +352,7 @@ class Run:
                 row["joules_per_1k"] = energy.value
             if cost:
                 row["usd_per_million"] = cost.value
+                row["usd_per_month"] = cost.value * self.profile.predictions_per_month / 1e6
             rows.append(row)
         return rows
 
@@ -314,9 +365,48 @@ class Run:
             self.primary_metric,
             HIGHER_IS_BETTER[self.primary_metric],
             no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
-            good_enough=self.good_enough(),
+            significance=self.significance(),
+            replicates=self.replicates(),
+            ineligible=self.settings.get("helpers") or {},
         )
         return self.recommendation
+
+    def stability(self, draws: int = 200) -> Any:
+        """How firm the pick is: weight ranges and timing-noise redraws (`advisor._stability`)."""
+        from advisor._pareto import paired_ties
+        from advisor._stability import stability
+
+        recommendation = self.recommendation or self.rank()
+        if recommendation.key is None:
+            return None
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        significance = self.significance()
+        ties = paired_ties(self.replicates(), significance.tie_confidence)
+        ineligible = self.settings.get("helpers") or {}
+
+        def rank(rows: Any, weights: Mapping[str, float]) -> Recommendation:
+            return recommend(
+                rows,
+                weights,
+                self.limits,
+                self.primary_metric,
+                HIGHER_IS_BETTER[self.primary_metric],
+                no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+                significance=significance,
+                ineligible=ineligible,
+                ties=ties,
+                explain=False,
+            )
+
+        rounds = {}
+        if not self.device:
+            for c in self.candidates:
+                batch = best_batch(c.batches)
+                rounds[c.key] = (
+                    c.latency.round_p99_ms if c.latency else None,
+                    batch.round_rows_per_s if batch else None,
+                )
+        return stability(self.records(), recommendation.weights, recommendation.key, rank, rounds, draws)
 
     def rerank(
         self,
@@ -460,10 +550,27 @@ class Run:
                 "recommended": recommendation.key,
                 "reason": recommendation.reason,
                 "gives_up": dict(recommendation.gives_up),
+                "decision": self._decision(recommendation),
                 "excluded": {k: list(v) for k, v in recommendation.excluded.items()},
                 "scores": dict(recommendation.scores),
             }
         )
+
+    def _decision(self, recommendation: Recommendation) -> dict[str, Any]:
+        """What decided the pick, its ties, how firm it is, and the levels used (results.json)."""
+        significance = self.significance()
+        found = self.stability() if recommendation.key else None
+        names = {c.key: c.name for c in self.candidates}
+        return {
+            "most_accurate": recommendation.most_accurate,
+            "decided_by": recommendation.decided_by,
+            "ties": list(recommendation.ties),
+            "notes": list(recommendation.notes),
+            "stability": None if found is None else dict(found.to_dict(), sentences=found.sentences(names)),
+            "levels": dict(significance.levels),
+            "level_reasons": dict(significance.reasons),
+            "predictions_per_month": significance.predictions_per_month,
+        }
 
     def save_json(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)

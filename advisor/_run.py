@@ -39,6 +39,7 @@ from advisor._pareto import parse_limits, parse_priorities
 from advisor._predictor import Predictor
 from advisor._results import CandidateResult, Run
 from advisor._store import Store, new_run_id
+from advisor._threshold import check_miss_cost
 from advisor._timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
 from advisor._worker import (
     FAST_PATH_CHECK_ROWS,
@@ -127,6 +128,7 @@ def advise(
     measure_on: str | None = None,
     row_budget: int | None = DEFAULT_ROW_BUDGET,
     with_learning_curve: bool = True,
+    miss_cost: float | None = None,
     _resumed: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
@@ -153,14 +155,22 @@ def advise(
     (the test split keeps every row), and the run says so. With `with_learning_curve`, the
     recommended candidate (or the best one trained from scratch) is trained again on 25% and 50%
     of the training rows, so the user sees whether more rows would help.
+
+    A binary candidate predicts the positive class (the second of the sorted classes) above a
+    decision threshold chosen on the validation split: the one that maximises the primary metric,
+    or with `miss_cost` = N ("a missed positive costs N false alarms") the one that minimises
+    N x missed positives + false alarms. The test figures use it, and so does the artifact.
     """
+    miss_cost = check_miss_cost(miss_cost)
     report = _Reporter(progress)
     stop = should_stop or (lambda: False)
     timing = timing or TimingConfig()
     target_profile = get_target(profile)
     weights = parse_priorities(priorities)
     limit_values = parse_limits(limits) if limits is not None else dict(target_profile.limits)
-    specs = (registry or load_candidates()).select(candidates, families)
+    specs, helpers = (registry or load_candidates()).select_with_helpers(candidates, families)
+    if _resumed is not None:  # a resumed run names every entry; its helpers are the ones it first recorded
+        helpers = dict(_resumed.get("__helpers__") or {})
     store = store if isinstance(store, Store) else Store(store)
     phases: dict[str, float] = {}
 
@@ -189,12 +199,13 @@ def advise(
         "limits": limit_values,
         "profile": target_profile.key,
         "candidates": [s.key for s in specs],
+        "helpers": helpers,  # trained only because a chosen entry needs them; never recommended
         "catalog": [_spec_to_dict(s) for s in specs],
         "budget_s": budget_s,
         "seed": seed,
         "row_budget": row_budget,
         "timing": asdict(timing),
-        "options": {"precision_tolerance_pp": precision_tolerance_pp} if precision_tolerance_pp is not None else {},
+        "options": _options(precision_tolerance_pp, miss_cost if dataset.task == "binary" else None),
         "candidate_limits": {"time_s": candidate_limits.time_s, "memory_bytes": candidate_limits.memory_bytes},
     }
     run = Run(
@@ -231,6 +242,10 @@ def advise(
         _reload_finished(run, stored)
         report("data", f"Resuming: {len(stored)} of {len(specs)} candidates were already trained and are kept")
     report("data", f"{dataset.task} task, {len(dataset.frame)} rows, primary metric {dataset.primary_metric}")
+    if miss_cost is not None and dataset.task != "binary":
+        report("data", f"The miss cost ({miss_cost:g}) is for binary tasks; this {dataset.task} run ignores it")
+    if helpers:
+        report("data", helpers_message(helpers), phase="helpers")
 
     try:
         predictors = _train_all(
@@ -346,11 +361,24 @@ def resume(
         should_stop=should_stop,
         run_id=run_id,
         precision_tolerance_pp=(settings.get("options") or {}).get("precision_tolerance_pp"),
+        miss_cost=(settings.get("options") or {}).get("miss_cost"),
         candidate_time_limit_s=limits.get("time_s", DEFAULT_CANDIDATE_TIME_S),
         candidate_memory_limit_mb=limits["memory_bytes"] / 2**20 if limits.get("memory_bytes") else None,
         row_budget=settings.get("row_budget", DEFAULT_ROW_BUDGET),
-        _resumed=dict(finished, __created_at__=stored["created_at"]),
+        _resumed=dict(finished, __created_at__=stored["created_at"], __helpers__=settings.get("helpers") or {}),
     )
+
+
+def helpers_message(helpers: Mapping[str, str]) -> str:
+    """One line saying which entries are trained only as helpers, and why each one is."""
+    reasons = " ".join(f"{key}: {reason}." for key, reason in helpers.items())
+    return f"Trained as helpers, never recommended: {', '.join(helpers)}. {reasons}"
+
+
+def _options(precision_tolerance_pp: float | None, miss_cost: float | None) -> dict[str, float]:
+    """The user options every candidate's training sees (saved with the run, so `resume` reuses them)."""
+    given = {"precision_tolerance_pp": precision_tolerance_pp, "miss_cost": miss_cost}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _saved_timing(saved: Mapping[str, Any]) -> TimingConfig:
@@ -461,12 +489,16 @@ def learning_curve(
     """Test quality of one candidate trained on 25%, 50% and 100% of the training rows.
 
     The candidate is the recommended one when it trains from scratch (a compressed or distilled
-    one depends on others), else the best such candidate. Each point trains isolated like any
-    candidate, on a stratified subset, and is scored on the whole test split."""
+    one depends on others), else the best such candidate; never a helper (see
+    `Registry.select_with_helpers`). Each point trains isolated like any candidate, on a
+    stratified subset, and is scored on the whole test split."""
     roots = {
         s.key: s
         for s in specs
-        if not s.depends_on and s.family != "baseline" and run.candidate(s.key).quality is not None
+        if not s.depends_on
+        and s.family != "baseline"
+        and s.key not in (run.settings.get("helpers") or {})
+        and run.candidate(s.key).quality is not None
     }
     if not roots:
         return None
@@ -487,7 +519,11 @@ def learning_curve(
         path = work / f"curve-{fraction}.joblib"
         joblib.dump(_run_context(dataset, subset, encoder), path)
         task = CandidateTask(
-            spec=spec, specs={s.key: s for s in specs}, context=str(path), threads=_hardware.usable_cpus()
+            spec=spec,
+            specs={s.key: s for s in specs},
+            context=str(path),
+            threads=_hardware.usable_cpus(),
+            options=dict(run.settings.get("options") or {}),  # the same threshold rule as the run's own figure
         )
         try:
             quality = run_isolated(train_candidate, task, limits, should_stop=stop).value.quality

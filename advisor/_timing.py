@@ -168,6 +168,7 @@ def measure_single_row(
             disturbed_windows=disturbed,
             others_cpu_pct_median=median_share,
             others_cpu_pct_max=max_share,
+            round_p99_ms=tuple(float(np.percentile(r, 99) * 1e3) for r in samples[key]),
             method=(
                 f"{ms.size} timed calls, {input_form} in, prediction out, each a different test "
                 f"row; after {config.warmup_calls} warm-up calls; {config.threads} thread (torch, "
@@ -196,6 +197,7 @@ def measure_batches(
             for _ in range(2):
                 calls[key](frame)
         times: dict[str, list[float]] = {k: [] for k in keys}
+        round_medians: dict[str, list[float]] = {k: [] for k in keys}
         process_s: dict[str, float] = {k: 0.0 for k in keys}
         joules: dict[str, float | None] = {k: 0.0 if rapl.available else None for k in keys}
         shares: dict[str, list[float | None]] = {k: [] for k in keys}
@@ -216,6 +218,7 @@ def measure_batches(
                         times[key].append(elapsed)
                         spent += elapsed
                         n_calls += 1
+                round_medians[key].append(float(np.median(times[key][-n_calls:])))
                 process_s[key] += window.process_s
                 shares[key].append(window.others)
                 if window.joules is not None and joules[key] is not None:
@@ -238,6 +241,7 @@ def measure_batches(
                 rapl_j_per_row=None if energy is None else energy / rows,
                 disturbed_windows=disturbed,
                 others_cpu_pct_median=median_share,
+                round_rows_per_s=tuple(size / m for m in round_medians[key]),
                 method=(
                     f"{ms.size} calls on a DataFrame of {size} test rows, after 2 warm-up calls of "
                     f"this shape; {threads} thread{'s' if threads > 1 else ''}"

@@ -30,6 +30,7 @@ from advisor._encoder import TabularEncoder
 from advisor._measure import QualityMeasurement, SizeMeasurement, measure_quality, measure_size
 from advisor._models import BUILDERS, TrainContext
 from advisor._predictor import Predictor
+from advisor._threshold import choose_threshold
 
 FAST_PATH_CHECK_ROWS = 50
 
@@ -173,8 +174,18 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     train_s = time.perf_counter() - start
     notes = list(getattr(model, "build_notes", []))
     predictor = Predictor(context.encoder, model, context.task, context.target, context.classes, spec.key, spec.name)
+    if context.task == "binary":  # before the fast-path check, which compares labels at this threshold
+        predictor.threshold, predictor.threshold_method = choose_threshold(
+            np.asarray(context.y_val),
+            model.scores(np.asarray(context.X_val)),
+            context.primary_metric,
+            task.options.get("miss_cost"),
+            positive_label="class 1" if context.classes is None else str(context.classes[1]),
+        )
     check = predictor.verify_fast_path(context.check_rows.head(FAST_PATH_CHECK_ROWS))
     notes.append(_fast_path_note(check))
+    if predictor.threshold_method:
+        notes.append(f"decision threshold {predictor.threshold_method}")
     predictor_bytes = predictor.to_bytes()
     X_test = np.asarray(context.X_test)
     scores = predictor.model.scores(X_test)
@@ -190,6 +201,9 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
         context.n_classes,
         seed=context.seed,
         extra=extra,
+        class_labels=None if context.classes is None else [str(c) for c in context.classes],
+        threshold=predictor.threshold,
+        threshold_method=predictor.threshold_method,
     )
     size = measure_size(
         predictor_bytes,

@@ -44,6 +44,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PP",
         help="how many percentage points of the primary metric the precision sweep may lose (0.5)",
     )
+    run.add_argument(
+        "--miss-cost",
+        type=float,
+        metavar="N",
+        help="binary tasks: a missed positive costs N false alarms; the decision threshold minimises that cost "
+        "on the validation split (default: it maximises the primary metric)",
+    )
     run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
     _limit_options(run)
 
@@ -224,6 +231,10 @@ def render(run: Any, methods: bool = False) -> str:
         )
     for warning in run.dataset.get("warnings", []):
         lines.append(f"Note: {warning}")
+    if run.settings.get("helpers"):
+        from advisor._run import helpers_message
+
+        lines.append(f"Note: {helpers_message(run.settings['helpers'])}")
     header = [
         "",
         "key",
@@ -241,6 +252,7 @@ def render(run: Any, methods: bool = False) -> str:
         "cold ms",
         "J/1k",
         "$/1M",
+        "$/month",
         "train s",
         "status",
     ]
@@ -272,6 +284,7 @@ def render(run: Any, methods: bool = False) -> str:
                 _fmt(row.get("cold_start_ms")),
                 _fmt(row.get("joules_per_1k")),
                 _fmt(row.get("usd_per_million")),
+                _fmt(row.get("usd_per_month")),
                 _fmt(row.get("train_s")),
                 row["status"],
             ]
@@ -295,13 +308,24 @@ def render(run: Any, methods: bool = False) -> str:
         )
     rec = run.recommendation
     lines.append("")
-    if rec and rec.key:
-        lines.append(f"Recommended: {rec.key}")
-        lines.append(rec.reason)
-        for text in dict.fromkeys(rec.gives_up.values()):  # once when the same candidate is both
-            lines.append("  " + text)
-    elif rec:
-        lines.append("No recommendation. " + rec.reason)
+    if rec:
+        from advisor._card import recommendation_card
+
+        card = recommendation_card(run)
+        if card.key:
+            lines.append(f"{card.headline} ({card.key})")
+            lines.append(card.reason)
+            for text in (*card.notes, *card.business):
+                lines.append("  " + text)
+            if card.gives_up:
+                lines.append("What it gives up or gains:")
+                lines.extend("  " + text for text in card.gives_up)
+            if card.stability:
+                lines.append("How firm the pick is:")
+                lines.extend("  " + text for text in card.stability)
+        else:
+            lines.append(card.reason)
+        lines.extend("Note: " + text for text in card.warnings)
     if methods:
         lines.append("")
         lines.append("How each figure was obtained:")
@@ -370,6 +394,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             timing=timing,
             progress=_progress,
             precision_tolerance_pp=args.precision_tolerance,
+            miss_cost=args.miss_cost,
             candidate_time_limit_s=args.candidate_timeout,
             candidate_memory_limit_mb=args.candidate_memory,
             scheduler=args.scheduler,

@@ -24,6 +24,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     latest: advisor.ProgressEvent | None = None
     candidates: dict[str, str] = field(default_factory=dict)  # key -> latest phase
+    notes: list[str] = field(default_factory=list)  # events worth keeping on screen (the helpers)
     error: str | None = None
     finished_at: float | None = None
     thread: threading.Thread | None = None
@@ -34,6 +35,8 @@ class Job:
 
     def on_event(self, event: advisor.ProgressEvent) -> None:
         self.latest = event
+        if event.phase == "helpers":
+            self.notes.append(event.message)
         if event.candidate:
             self.candidates[event.candidate] = event.phase or event.stage
 

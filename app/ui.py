@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ def apply_profile(key: str) -> None:
         st.session_state[f"weight_{metric}"] = int(profile.weights.get(metric, 0))
     for field_key, (_, limit, _) in LIMIT_FIELDS.items():
         st.session_state[field_key] = float(profile.limits.get(limit, 0.0))
+    st.session_state["predictions_per_month"] = float(profile.predictions_per_month)
+
+
+def current_profile() -> advisor.TargetProfile:
+    """The chosen deployment target with the volume the user typed."""
+    profile = targets()[st.session_state["profile"]]
+    volume = st.session_state.get("predictions_per_month")
+    return profile.override(predictions_per_month=float(volume)) if volume else profile
 
 
 def init_state() -> None:
@@ -94,6 +103,7 @@ def apply_run_settings(run: advisor.Run) -> None:
     st.session_state["settings_from_run"] = run.run_id
     if run.profile.key in targets():
         st.session_state["profile"] = run.profile.key
+    st.session_state["predictions_per_month"] = float(run.profile.predictions_per_month)
     for metric in advisor.METRICS:
         st.session_state[f"weight_{metric}"] = int(run.weights.get(metric, 0))
     for field_key, (_, limit, _) in LIMIT_FIELDS.items():
@@ -122,6 +132,15 @@ def priorities_sidebar() -> None:
             help="Fills the weights and limits below with that target's preset; edit them freely.",
         )
         st.caption(targets()[st.session_state["profile"]].source)
+        st.number_input(
+            "Predictions per month",
+            min_value=1.0,
+            step=1_000_000.0,
+            key="predictions_per_month",
+            format="%.0f",
+            help="Cost is shown per month at this volume; cost differences under $1 a month (or 1% of the "
+            "machine's monthly price) count as none.",
+        )
         st.subheader("What matters (0 = ignore, 5 = most)")
         for metric in advisor.METRICS:
             st.slider(METRIC_LABELS[metric], 0, 5, key=f"weight_{metric}")
@@ -207,6 +226,12 @@ def md(text: Any) -> str:
     for char in "\\`*_{}[]()#+-=.!|~$":
         out = out.replace(char, "\\" + char)
     return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def helpers_caption(helpers: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """Which entries train only because a chosen one needs them (never recommended), and why."""
+    parts = [f"{md(names.get(key, key))} ({md(reason)})" for key, reason in helpers.items()]
+    return "Trained as helpers and never recommended: " + "; ".join(parts) + "."
 
 
 def column_config(primary_metric: str) -> dict[str, Any]:

@@ -103,6 +103,22 @@ with c3:
     st.radio(
         "Timing", ["Thorough (1,000 timed calls, cold starts)", "Quick (120 timed calls, rough p99)"], key="thorough"
     )
+if st.session_state["families"]:
+    _, helpers = registry.select_with_helpers(families=st.session_state["families"])
+    if helpers:
+        st.caption(ui.helpers_caption(helpers, {s.key: s.name for s in registry}))
+if dataset.task == "binary":
+    st.number_input(
+        f"A missed positive ('{ui.md(str(dataset.classes[1]))}') costs … false alarms "
+        "(binary tasks; blank: optimise the primary metric)",
+        min_value=0.001,
+        value=None,
+        step=1.0,
+        key="miss_cost",
+        help="Each binary candidate predicts the positive class above a decision threshold chosen on the validation "
+        "split. With a cost N it minimises N x missed positives + false alarms there; blank, it maximises "
+        f"{dataset.primary_metric}.",
+    )
 with st.expander("Train on a Dask cluster (optional)"):
     st.text_input(
         "Dask scheduler address",
@@ -129,12 +145,13 @@ if st.button("Run the advisor", type="primary", disabled=busy or not st.session_
         task=st.session_state["task"],
         priorities=ui.current_weights(),
         limits=ui.current_limits(),
-        profile=st.session_state["profile"],
+        profile=ui.current_profile(),
         families=st.session_state["families"],
         budget_s=st.session_state["budget_s"] or None,
         timing=timing,
         scheduler=(st.session_state.get("scheduler") or "").strip() or None,
         measure_on=(st.session_state.get("measure_on") or "").strip() or None,
+        miss_cost=st.session_state.get("miss_cost") if dataset.task == "binary" else None,
     )
     run_id = job.run_id
     ui.remember_run(run_id)
@@ -166,6 +183,8 @@ def progress_panel(run_id: str) -> None:
             st.write(f"**{ui.md(event.message)}**: {elapsed:.0f} s elapsed{eta}")
             if event.total:
                 st.progress(min(1.0, event.done / event.total), text=f"{event.done} of {event.total} candidates")
+        for note in job.notes:
+            st.info(ui.md(note))
         if job.candidates:
             st.dataframe([{"candidate": k, "phase": v} for k, v in job.candidates.items()], hide_index=True)
         if st.button("Cancel the run", key="cancel"):
@@ -230,7 +249,7 @@ with st.expander("Figures measured on the target machine"):
 run = run.rerank(
     priorities=ui.current_weights(),
     limits=ui.current_limits(),
-    profile=st.session_state["profile"],
+    profile=ui.current_profile(),
     device="" if device == "this machine" else device,
 )
 rec = run.recommendation
@@ -239,17 +258,25 @@ st.caption(
     "Change the priorities in the sidebar: the ranking updates without retraining."
     + (f" Latency and throughput as measured on {ui.md(device)}." if run.device else "")
 )
+if run.settings.get("helpers"):
+    st.caption(ui.helpers_caption(run.settings["helpers"], {c.key: c.name for c in run.candidates}))
 
+card = advisor.recommendation_card(run)
 with st.container(border=True):
-    if rec.key:
-        chosen = run.candidate(rec.key)
-        st.subheader(f"Recommended: {ui.md(chosen.name)}")
-        st.write(ui.md(rec.reason))
-        for text in dict.fromkeys(rec.gives_up.values()):
+    st.subheader(ui.md(card.headline))
+    st.write(ui.md(card.reason))
+    for text in (*card.notes, *card.business):
+        st.write("• " + ui.md(text))
+    if card.gives_up:
+        st.markdown("**What it gives up or gains**")
+        for text in card.gives_up:
             st.write("• " + ui.md(text))
-    else:
-        st.subheader("No recommendation")
-        st.write(ui.md(rec.reason))
+    if card.stability:
+        st.markdown("**How firm the pick is**")
+        for text in card.stability:
+            st.write("• " + ui.md(text))
+    for text in card.warnings:
+        st.warning(ui.md(text))
 
 axis_names = {k: advisor.AXES[k][0] for k in advisor.AXES}
 axis_names["primary"] = f"{run.primary_metric} (quality)"

@@ -1,0 +1,141 @@
+"""The recommendation card as plain data: what the CLI, the HTML report and the app all show.
+
+One function gathers the sentences (`recommendation_card`); each front end only lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+RARE_CLASS_TEST_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str | None
+    name: str | None
+    headline: str  # "Recommended: LightGBM" or "No recommendation"
+    reason: str
+    decided_by: str
+    notes: tuple[str, ...] = ()  # ties, what decided, levels that mattered
+    gives_up: tuple[str, ...] = ()
+    business: tuple[str, ...] = ()  # classification in a product team's words
+    stability: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # rare classes and the like
+    ties: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0%}"
+
+
+def _count(n: int, of: int) -> str:
+    return f"{n / of:.1%} of rows ({n:,} of {of:,})" if of else f"{n:,} rows"
+
+
+def business_lines(run: Any, key: str) -> list[str]:
+    """What a classifier catches and flags, in the class names of the table."""
+    candidate = run.candidate(key)
+    quality = candidate.quality
+    if quality is None or not quality.per_class or run.task == "regression":
+        return []
+    per_class = quality.per_class
+    labels = list(per_class)
+    support = {label: int(per_class[label]["support"]) for label in labels}
+    total = sum(support.values())
+    lines = []
+    if run.task == "binary" and len(labels) == 2:
+        rare = min(labels, key=lambda label: support[label])
+        common = labels[1] if rare == labels[0] else labels[0]
+        flagged_common = (
+            1 - per_class[common]["recall"] if not math.isnan(per_class[common]["recall"]) else float("nan")
+        )
+        lines.append(
+            f"It catches {_pct(per_class[rare]['recall'])} of '{rare}' ({_count(support[rare], total)} of the test "
+            f"split) and flags {_pct(flagged_common)} of '{common}' as '{rare}'; of the rows it calls '{rare}', "
+            f"{_pct(per_class[rare]['precision'])} are."
+        )
+        if quality.threshold is not None:
+            positive = labels[1]
+            lines.append(
+                f"It predicts '{positive}' when its probability is at least {quality.threshold:.3g}"
+                + (f" ({quality.threshold_method})" if quality.threshold_method else "")
+                + "; the exported model applies the same threshold."
+            )
+        majority_share = support[common] / total if total else float("nan")
+        accuracy = quality.metrics.get("accuracy")
+        if accuracy is not None and accuracy < majority_share:
+            lines.append(
+                f"Its accuracy, {accuracy:.3f}, is below the {majority_share:.3f} of always predicting '{common}': "
+                f"it is chosen for {run.primary_metric.replace('_', ' ')}, which counts catching '{rare}' as much as "
+                f"getting '{common}' right, so it accepts some false alarms to find the rare class."
+            )
+    else:
+        recalls = [
+            (label, per_class[label]["recall"]) for label in labels if not math.isnan(per_class[label]["recall"])
+        ]
+        if recalls:
+            worst = sorted(recalls, key=lambda item: item[1])[:3]
+            best = max(recalls, key=lambda item: item[1])
+            lines.append(
+                "Recall by class (share of each class it gets right): lowest "
+                + ", ".join(f"'{label}' {_pct(r)} of {support[label]:,}" for label, r in worst)
+                + f"; highest '{best[0]}' {_pct(best[1])}. The confusion matrix for every candidate is in results.json."
+            )
+    return lines
+
+
+def rare_class_warnings(run: Any) -> list[str]:
+    """Classes with under RARE_CLASS_TEST_ROWS test rows: every figure on them is rough."""
+    quality = next((c.quality for c in run.candidates if c.quality and c.quality.per_class), None)
+    if quality is None:
+        return []
+    rare = [
+        (label, int(v["support"])) for label, v in quality.per_class.items() if int(v["support"]) < RARE_CLASS_TEST_ROWS
+    ]
+    if not rare:
+        return []
+    shown = ", ".join(f"'{label}' ({n} row{'s' if n != 1 else ''})" for label, n in rare)
+    return [
+        f"Rare in the test split: {shown}. Per-class figures for {'it' if len(rare) == 1 else 'them'} rest on under "
+        f"{RARE_CLASS_TEST_ROWS} rows each; the bootstrap keeps every class at its count, but more labelled rows of "
+        f"{'that class' if len(rare) == 1 else 'those classes'} would make the comparison firmer."
+    ]
+
+
+def recommendation_card(run: Any, with_stability: bool = True) -> Card:
+    rec = run.recommendation or run.rank()
+    warnings = rare_class_warnings(run)
+    if rec.key is None:
+        return Card(None, None, "No recommendation", rec.reason, "", warnings=tuple(warnings))
+    chosen = run.candidate(rec.key)
+    names = {c.key: c.name for c in run.candidates}
+    stability_lines: list[str] = []
+    if with_stability:
+        found = run.stability()
+        if found is not None:
+            stability_lines = found.sentences(names)
+    return Card(
+        key=rec.key,
+        name=chosen.name,
+        headline=f"Recommended: {chosen.name}",
+        reason=rec.reason,
+        decided_by=rec.decided_by,
+        notes=tuple(rec.notes),
+        gives_up=tuple(dict.fromkeys(rec.gives_up.values())),
+        business=tuple(business_lines(run, rec.key)),
+        stability=tuple(stability_lines),
+        warnings=tuple(warnings),
+        ties=tuple(rec.ties),
+    )
+
+
+def card_lines(card: Card) -> list[str]:
+    """The card as plain sentences, in reading order (CLI, plain-text export)."""
+    lines = [card.headline if card.key is None else f"{card.headline} ({card.key})", card.reason]
+    for group in (card.notes, card.business, card.gives_up, card.stability, card.warnings):
+        lines.extend(group)
+    return [line for line in lines if line]
