@@ -33,7 +33,7 @@ def _pct(value: float) -> str:
 
 
 def _count(n: int, of: int) -> str:
-    return f"{n / of:.1%} of rows ({n:,} of {of:,})" if of else f"{n:,} rows"
+    return f"{n:,} of {of:,} rows, {n / of:.1%}" if of else f"{n:,} rows"
 
 
 def business_lines(run: Any, key: str) -> list[str]:
@@ -54,24 +54,48 @@ def business_lines(run: Any, key: str) -> list[str]:
             1 - per_class[common]["recall"] if not math.isnan(per_class[common]["recall"]) else float("nan")
         )
         lines.append(
-            f"It catches {_pct(per_class[rare]['recall'])} of '{rare}' ({_count(support[rare], total)} of the test "
+            f"It catches {_pct(per_class[rare]['recall'])} of '{rare}' ({_count(support[rare], total)} in the test "
             f"split) and flags {_pct(flagged_common)} of '{common}' as '{rare}'; of the rows it calls '{rare}', "
             f"{_pct(per_class[rare]['precision'])} are."
         )
         if quality.threshold is not None:
             positive = labels[1]
-            lines.append(
-                f"It predicts '{positive}' when its probability is at least {quality.threshold:.3g}"
-                + (f" ({quality.threshold_method})" if quality.threshold_method else "")
-                + "; the exported model applies the same threshold."
-            )
+            if quality.threshold == 0.5:
+                lines.append(
+                    f"It predicts '{positive}' when its probability is 0.5 or more: on the validation split no other "
+                    "threshold did clearly better."
+                )
+            else:
+                goal = (
+                    f"the cost of errors ({(run.settings.get('options') or {}).get('miss_cost', 0):g} false alarms "
+                    "per missed positive)"
+                    if run.primary_metric == "error_cost"
+                    else run.primary_metric.replace("_", " ")
+                )
+                lines.append(
+                    f"It predicts '{positive}' when its probability is at least {quality.threshold:.3g}, a threshold "
+                    f"chosen on the validation split for {goal}; the exported model applies the same threshold."
+                )
         majority_share = support[common] / total if total else float("nan")
         accuracy = quality.metrics.get("accuracy")
+        miss_cost = (run.settings.get("options") or {}).get("miss_cost")
+        if run.primary_metric == "error_cost" and miss_cost and quality.confusion:
+            positive, negative = labels[1], labels[0]
+            missed, alarms = quality.confusion[1][0], quality.confusion[0][1]
+            lines.append(
+                f"Its errors cost {quality.primary_value:.3g} false alarms per row: {missed:,} missed '{positive}' "
+                f"x {miss_cost:g} + {alarms:,} false alarms on '{negative}' rows, over {total:,} test rows."
+            )
         if accuracy is not None and accuracy < majority_share:
+            why = (
+                f"a missed '{labels[1]}' costs {miss_cost:g} false alarms, so it flags more rows than accuracy would"
+                if run.primary_metric == "error_cost" and miss_cost
+                else f"it is chosen for {run.primary_metric.replace('_', ' ')}, which counts catching '{rare}' as "
+                f"much as getting '{common}' right, so it accepts some false alarms to find the rare class"
+            )
             lines.append(
                 f"Its accuracy, {accuracy:.3f}, is below the {majority_share:.3f} of always predicting '{common}': "
-                f"it is chosen for {run.primary_metric.replace('_', ' ')}, which counts catching '{rare}' as much as "
-                f"getting '{common}' right, so it accepts some false alarms to find the rare class."
+                f"{why}."
             )
     else:
         recalls = [

@@ -92,6 +92,7 @@ class SignificanceRules:
     throughput_reason: str = ""
     tie_confidence: float = 0.95
     broken_gain_fraction: float = 0.25
+    quality_equal_error_ratio: float = 1.02
 
 
 HOURS_PER_MONTH = 730.0

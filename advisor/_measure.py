@@ -27,6 +27,8 @@ HIGHER_IS_BETTER = {
     "r2": True,
     "rmse": False,
     "mae": False,
+    # Binary tasks with a miss cost N: (N x missed positives + false alarms) per row, in false alarms.
+    "error_cost": False,
 }
 
 
@@ -139,8 +141,18 @@ def predicted_classes(scores: np.ndarray, threshold: float | None = None) -> np.
     return np.argmax(scores, axis=1)
 
 
+def error_costs(y: np.ndarray, predicted: np.ndarray, miss_cost: float) -> np.ndarray:
+    """Per row: N for a missed positive (class 1 predicted 0), 1 for a false alarm, else 0."""
+    return np.where((y == 1) & (predicted == 0), miss_cost, 0.0) + np.where((y == 0) & (predicted == 1), 1.0, 0.0)
+
+
 def point_metrics(
-    y: np.ndarray, scores: np.ndarray, task: str, n_classes: int, threshold: float | None = None
+    y: np.ndarray,
+    scores: np.ndarray,
+    task: str,
+    n_classes: int,
+    threshold: float | None = None,
+    miss_cost: float | None = None,
 ) -> dict[str, float]:
     from sklearn import metrics
 
@@ -164,6 +176,8 @@ def point_metrics(
     }
     if task == "binary":
         out["roc_auc"] = float(metrics.roc_auc_score(y, scores[:, 1])) if len(np.unique(y)) == 2 else float("nan")
+        if miss_cost is not None:
+            out["error_cost"] = float(error_costs(y, predicted, miss_cost).mean())
     return out
 
 
@@ -212,6 +226,7 @@ def _bootstrap(
     n_classes: int,
     seed: int,
     threshold: float | None = None,
+    miss_cost: float | None = None,
 ) -> np.ndarray:
     """The primary metric on BOOTSTRAP_RESAMPLES resamples of the test rows (vectorised where simple)."""
     n = len(y)
@@ -223,6 +238,8 @@ def _bootstrap(
         idx = all_indices[start : start + chunk]
         if metric == "accuracy":
             out.append((predicted == y)[idx].mean(axis=1))
+        elif metric == "error_cost" and miss_cost is not None:
+            out.append(error_costs(y, predicted, miss_cost)[idx].mean(axis=1))
         elif metric == "balanced_accuracy":
             yb, correct = y[idx], (predicted == y)[idx]
             recalls = []
@@ -259,15 +276,16 @@ def measure_quality(
     class_labels: list[str] | None = None,
     threshold: float | None = None,
     threshold_method: str | None = None,
+    miss_cost: float | None = None,
 ) -> QualityMeasurement:
     """Quality on the test split; y holds class indices (classification) or values.
     `extra` adds figures computed elsewhere on the same rows (a student's agreement with its teacher).
     `threshold` (binary only) turns probabilities into classes; the threshold-free figures
     (log loss, ROC AUC) do not depend on it."""
     if task != "binary":
-        threshold = threshold_method = None
-    values = point_metrics(y, scores, task, n_classes, threshold) | dict(extra or {})
-    resampled = _bootstrap(y, scores, task, primary_metric, n_classes, seed, threshold)
+        threshold = threshold_method = miss_cost = None
+    values = point_metrics(y, scores, task, n_classes, threshold, miss_cost) | dict(extra or {})
+    resampled = _bootstrap(y, scores, task, primary_metric, n_classes, seed, threshold, miss_cost)
     low, high = np.nanpercentile(resampled, [2.5, 97.5])
     per_class = confusion = None
     if task != "regression":

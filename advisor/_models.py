@@ -62,7 +62,8 @@ class TrainContext:
         from advisor._measure import point_metrics
 
         scores = model.scores(self.X_val)
-        return point_metrics(self.y_val, scores, self.task, self.n_classes)[self.primary_metric]
+        miss_cost = self.options.get("miss_cost")
+        return point_metrics(self.y_val, scores, self.task, self.n_classes, miss_cost=miss_cost)[self.primary_metric]
 
     def class_weights(self) -> np.ndarray:
         """'balanced' weights n / (k * count) per class, as scikit-learn computes them."""

@@ -187,6 +187,7 @@ class Significance:
     reasons: Mapping[str, str] = field(default_factory=dict)  # metric -> why, in a sentence
     tie_confidence: float = 0.95
     broken_gain_fraction: float = 0.25
+    quality_equal_error_ratio: float = 1.02
     predictions_per_month: float | None = None
     target_name: str | None = None
 
@@ -241,6 +242,7 @@ QUALITY_LABELS = {
     "r2": "R2",
     "rmse": "RMSE",
     "mae": "MAE",
+    "error_cost": "cost of errors",
 }
 # Metrics that are a share in [0, 1] with 1 perfect: their error is 1 - value (for R2, the share
 # of the variance left unexplained).
@@ -453,9 +455,10 @@ def recommend(
        (statistically below the no-skill baseline plus `broken_gain_fraction` of the best's gain);
     2. score: the weighted mean utility, with differences under the target's noticeable levels
        made none and quality statistically tied with the most accurate counted as equal to it;
-    3. among equal scores: candidates equal in quality (tied) and no better on any weighted figure
-       than another are set aside, then the higher measured quality, then the lower p99.
-    The front shown is every eligible candidate that no other beats that way (tied-or-better
+    3. among equal scores: candidates equal in quality to another (statistically tied and within
+       `quality_equal_error_ratio` of its errors) and no better on any weighted figure are set
+       aside, then the higher measured quality, then the lower p99.
+    The front shown is every eligible candidate that no other beats that way (equal-or-better
     quality, at least as good on every weighted figure, better on one).
     """
     significance = significance or Significance()
@@ -575,7 +578,13 @@ def recommend(
                 if where[i] >= 0 and where[j] >= 0:
                     tie[i, j] = ties.low[where[i], where[j]] <= 0.0 <= ties.high[where[i], where[j]]
     uses_quality = "accuracy" in active
-    quality_ok = (primary_loss[:, None] <= primary_loss[None, :]) | tie if uses_quality else np.ones((n, n), bool)
+    # Equal in quality: statistically tied and within a small ratio of errors (the bf16 twin of an
+    # fp32 net); a tie alone is not enough to set a candidate aside for differences nobody feels.
+    errors = np.abs(quality_error(primary, primary_metric, higher))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error_ratio = np.maximum(errors[:, None], errors[None, :]) / np.minimum(errors[:, None], errors[None, :])
+    equal = tie & ((error_ratio <= significance.quality_equal_error_ratio) | (errors[:, None] == errors[None, :]))
+    quality_ok = (primary_loss[:, None] <= primary_loss[None, :]) | equal if uses_quality else np.ones((n, n), bool)
     figures_ok = (raw_losses[:, None, :] <= raw_losses[None, :, :]).all(axis=2)
     strictly = (raw_losses[:, None, :] < raw_losses[None, :, :]).any(axis=2)
     if uses_quality:
@@ -741,9 +750,9 @@ def _tie_break_note(
     if beaters:
         by = feasible[pick if pick in beaters else beaters[0]]["name"]
         return (
-            f"The most accurate, {other['name']}, is statistically tied with it and was set aside: {by} is tied "
-            "with it on quality, at least as good on every weighted figure and better on one (by less than "
-            f"users notice); among the rest, the higher measured {label} decided."
+            f"The most accurate, {other['name']}, was set aside: {by} is equal to it in quality (statistically tied, "
+            f"errors within {significance.quality_equal_error_ratio - 1:.0%}), at least as good on every weighted "
+            "figure and better on one (by less than users notice); among the rest, the higher measured {label} decided."
         )
     return f"Between the tied candidates, the higher measured {label} decided."
 
@@ -832,6 +841,11 @@ def _explain(
     return reason, gives_up
 
 
+def _error_ratio(ratio: float, what: str) -> str:
+    """1.8 -> '1.8x the errors'; 0.87 -> '0.87x the errors, 13% less'."""
+    return f"{ratio:.3g}x {what}" if ratio >= 1 else f"{ratio:.3g}x {what}, {1 - ratio:.0%} less"
+
+
 def quality_difference(metric: str, higher: bool, a: float, b: float) -> str:
     """'-3.02 pp (6.7% vs 3.65% errors: 1.8x the errors)', '-0.012 R2', '+0.31 (12% higher)'."""
     if _is_missing(a) or _is_missing(b):
@@ -841,12 +855,12 @@ def quality_difference(metric: str, higher: bool, a: float, b: float) -> str:
         text = f"{delta * 100:+.2f} pp"
         error_a, error_b = 1 - a, 1 - b
         if error_b > 0 and error_a != error_b:
-            text += f" ({error_a:.3g} vs {error_b:.3g} errors: {error_a / error_b:.3g}x the errors)"
+            text += f" ({error_a:.3g} vs {error_b:.3g} errors: {_error_ratio(error_a / error_b, 'the errors')})"
         return text
     if metric == "r2":
         text = f"{delta:+.3g}"
         if 1 - b > 0 and a != b:
-            text += f" ({(1 - a) / (1 - b):.3g}x the unexplained variance)"
+            text += f" ({_error_ratio((1 - a) / (1 - b), 'the unexplained variance')})"
         return text
     text = f"{delta:+.4g}"
     if b:

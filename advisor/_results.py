@@ -72,6 +72,7 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "r2": ("fraction", "higher", "coefficient of determination"),
     "rmse": ("target unit", "lower", "root mean squared error"),
     "mae": ("target unit", "lower", "mean absolute error"),
+    "error_cost": ("false alarms", "lower", "binary with a miss cost N: (N x missed positives + false alarms) per row"),
     "p50_ms": ("ms", "lower", "median latency, one row end to end, 1 thread"),
     "p95_ms": ("ms", "lower", "95th percentile latency, one row, 1 thread"),
     "p99_ms": ("ms", "lower", "99th percentile latency, one row, 1 thread"),
@@ -155,6 +156,7 @@ def significance_for(profile: TargetProfile) -> Significance:
         reasons=reasons,
         tie_confidence=rules.tie_confidence,
         broken_gain_fraction=rules.broken_gain_fraction,
+        quality_equal_error_ratio=rules.quality_equal_error_ratio,
         predictions_per_month=volume,
         target_name=profile.name,
     )

@@ -31,7 +31,7 @@ from advisor._backend import DaskBackend, LocalBackend, make_backend
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
 from advisor._data import Dataset, Split, load_dataset, split_dataset
 from advisor._encoder import TabularEncoder
-from advisor._errors import AdvisorError, RunNotFound
+from advisor._errors import AdvisorError, ConfigError, RunNotFound
 from advisor._isolate import Finished, Limits, WorkFailed, run_isolated, warm_up
 from advisor._lock import timing_lock
 from advisor._measure import StartupMeasurement
@@ -180,7 +180,29 @@ def advise(
     else:
         if target is None:
             raise AdvisorError("No target column was given; name the column to predict (--target COL).")
-        dataset = load_dataset(data, target, name=name, task=task, primary_metric=primary_metric, max_bytes=max_bytes)
+        dataset = load_dataset(
+            data,
+            target,
+            name=name,
+            task=task,
+            primary_metric=None if primary_metric == "error_cost" else primary_metric,
+            max_bytes=max_bytes,
+        )
+    if primary_metric == "error_cost" and miss_cost is None:
+        raise ConfigError("The metric error_cost needs a miss cost; give one, e.g. --miss-cost 10.")
+    if miss_cost is not None and dataset.task == "binary":
+        # The user said what errors cost: that cost is the quality every candidate is ranked on.
+        positive = dataset.classes[1] if dataset.classes else "class 1"
+        dataset = replace(
+            dataset,
+            primary_metric="error_cost",
+            warnings=[
+                *dataset.warnings,
+                f"A missed '{positive}' costs {miss_cost:g} false alarms: candidates are ranked on the cost of their "
+                f"errors per row ({miss_cost:g} x missed '{positive}' + false alarms, lower is better) instead of "
+                f"{dataset.primary_metric}.",
+            ],
+        )
     warm_up()  # the data is usable: the forkserver imports the libraries while it is split and encoded
     split = split_dataset(dataset, seed=seed)
     split, sampled = sample_training_rows(split, dataset.is_classification, row_budget, seed)

@@ -204,6 +204,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
         class_labels=None if context.classes is None else [str(c) for c in context.classes],
         threshold=predictor.threshold,
         threshold_method=predictor.threshold_method,
+        miss_cost=task.options.get("miss_cost"),
     )
     size = measure_size(
         predictor_bytes,

@@ -154,7 +154,8 @@ def _ranking_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FIELD=VALUE",
         help="override a figure of the deployment target, repeatable: e.g. usd_per_hour=0.05, "
-        "watts_per_core=5, cores=4, usd_per_kwh=0.3",
+        "watts_per_core=5, cores=4, usd_per_kwh=0.3, predictions_per_month=50000000 (cost is shown per month "
+        "at this volume), peak_rows_per_s=500",
     )
 
 

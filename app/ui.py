@@ -104,6 +104,7 @@ def apply_run_settings(run: advisor.Run) -> None:
     if run.profile.key in targets():
         st.session_state["profile"] = run.profile.key
     st.session_state["predictions_per_month"] = float(run.profile.predictions_per_month)
+    st.session_state["miss_cost"] = (run.settings.get("options") or {}).get("miss_cost")
     for metric in advisor.METRICS:
         st.session_state[f"weight_{metric}"] = int(run.weights.get(metric, 0))
     for field_key, (_, limit, _) in LIMIT_FIELDS.items():

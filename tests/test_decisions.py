@@ -340,3 +340,14 @@ def test_a_rare_class_is_named_and_the_interval_keeps_it(tmp_path):
     assert any(f"'Chinstrap' ({support} row" in w for w in card.warnings)
     q = run.candidate("linear").quality
     assert np.isfinite(q.primary_ci95_low) and np.isfinite(q.primary_ci95_high)
+
+
+def test_a_tie_with_more_errors_is_not_bought_with_speed_nobody_feels():
+    # Titanic-sized test split: 0.82 and 0.80 are statistically tied, but 11% more errors is not
+    # "equal in quality"; the tree's faster answers are all under the 10 ms level.
+    reps = replicates_around({"lightgbm": 0.82, "tree": 0.80}, spread=0.02)
+    assert paired_ties(reps).tied("lightgbm", "tree")
+    rows = [row("lightgbm", 0.82, 0.2, rows_per_s=50_000), row("tree", 0.80, 0.02, rows_per_s=500_000)]
+    rec = recommend(rows, WEIGHTS, {}, "accuracy", True, 0.62, significance=CLOUD, replicates=reps)
+    assert rec.key == "lightgbm" and rec.ties == ("tree",)
+    assert "tree" in rec.pareto  # faster, and not equal in quality: a real trade-off on the chart

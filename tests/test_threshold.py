@@ -177,3 +177,35 @@ def test_a_predictor_saved_before_thresholds_predicts_the_most_probable_class(ra
     from advisor._artifact import decision_rule
 
     assert "highest probability" in decision_rule(predictor)["rule"]
+
+
+def test_a_miss_cost_makes_the_cost_of_errors_the_primary_metric(tmp_path):
+    """With a miss cost the ranking, the skill check and the intervals all use the cost of errors."""
+    import pandas as pd
+
+    from advisor import QUICK_TIMING, advise
+    from advisor._measure import error_costs
+
+    from conftest import DATA
+
+    frame = pd.read_csv(DATA / "adult.csv.gz").sample(3000, random_state=2)
+    run = advise(
+        frame,
+        "income",
+        name="adult-cost.csv",
+        store=tmp_path,
+        timing=QUICK_TIMING,
+        candidates=["linear", "lightgbm-fast"],
+        miss_cost=5,
+    )
+    assert run.primary_metric == "error_cost"
+    assert any("costs 5 false alarms" in w for w in run.dataset["warnings"])
+    baseline = run.candidate("baseline").quality
+    chosen = run.candidate(run.recommendation.key).quality
+    # the no-skill reference is the cheaper constant policy: flag everyone or no one
+    assert baseline.primary_value <= min(5 * 0.241, 1 - 0.241) + 0.05
+    assert chosen.primary_value < baseline.primary_value and chosen.primary_ci95_high < baseline.primary_value
+    confusion = chosen.confusion
+    missed, false_alarms = confusion[1][0], confusion[0][1]
+    assert chosen.primary_value == pytest.approx((5 * missed + false_alarms) / chosen.test_rows)
+    assert error_costs(np.array([1, 0, 1, 0]), np.array([0, 1, 1, 0]), 5).tolist() == [5, 1, 0, 0]

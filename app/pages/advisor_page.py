@@ -389,8 +389,35 @@ for label, part in parts:
     if part is None:
         continue
     with st.expander(label, expanded=label == "Quality"):
-        values = {k: v for k, v in part.__dict__.items() if k != "method"}
-        st.json(values, expanded=True)
+        hidden = ("method", "bootstrap", "per_class", "confusion", "round_p99_ms")
+        values = {k: v for k, v in part.__dict__.items() if k not in hidden}
+        st.json(values, expanded=label != "Quality")
+        if label == "Quality" and part.per_class:
+            per_class = {name: dict(figures) for name, figures in part.per_class.items()}
+            st.markdown(
+                "**Per class** (precision: of the rows it calls this class, the share that are; recall: of "
+                "this class's rows, the share it finds)"
+            )
+            st.dataframe(
+                [
+                    {
+                        "class": name,
+                        "precision": figures["precision"],
+                        "recall": figures["recall"],
+                        "test rows": int(figures["support"]),
+                        "predicted as this": int(figures["predicted"]),
+                    }
+                    for name, figures in per_class.items()
+                ],
+                hide_index=True,
+            )
+            if part.confusion and len(part.confusion) <= 30:
+                st.markdown("**Confusion matrix** (rows: true class, columns: predicted class; test rows)")
+                st.dataframe(
+                    {f"→ {name}": [row[j] for row in part.confusion] for j, name in enumerate(per_class)},
+                    column_config=None,
+                )
+                st.caption("Row order: " + ", ".join(ui.md(n) for n in per_class))
         st.caption("How: " + ui.md(part.method))
 if candidate.batches:
     with st.expander("Batches"):
