@@ -107,7 +107,8 @@ def business_lines(run: Any, key: str) -> list[str]:
             lines.append(
                 "Recall by class (share of each class it gets right): lowest "
                 + ", ".join(f"'{label}' {_pct(r)} of {support[label]:,}" for label, r in worst)
-                + f"; highest '{best[0]}' {_pct(best[1])}. The confusion matrix for every candidate is in results.json."
+                + f"; highest '{best[0]}' {_pct(best[1])} of {support[best[0]]:,}. Per-class precision and recall and "
+                "the confusion matrix of every candidate are in its details and in results.json."
             )
     return lines
 

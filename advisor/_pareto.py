@@ -898,6 +898,8 @@ def compare(
         if _is_missing(a) or _is_missing(b) or not a or not b:
             return f"{column} n/a"
         times = b / a if a <= b else a / b
+        if times < 1.01:
+            return "the same within 1%"
         return (
             f"{times:.3g}x {smaller_word if a <= b else larger_word}"
             if times < 10

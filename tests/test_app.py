@@ -235,3 +235,23 @@ def test_device_measurement_upload_ranks_on_it(tmp_path):
     at.file_uploader(key="device_upload").upload("bad.json", b"{}", "application/json")
     at.run()
     assert "not a device measurement" in _plain(at.error[0].value)
+
+
+def test_the_card_says_how_firm_the_pick_is_and_the_volume_is_editable():
+    run = advisor.advise(
+        DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear", "tree", "lightgbm-fast"]
+    )
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["run"] = run.run_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = [_plain(m.value) for m in at.markdown]
+    assert "**How firm the pick is**" in texts
+    assert any(t.startswith("• ") and ("holds" in t or "redraws" in t) for t in texts)
+    assert at.number_input(key="predictions_per_month").value == advisor.get_target("cloud-cpu").predictions_per_month
+    at.number_input(key="predictions_per_month").set_value(1e9)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    card = " ".join(_plain(m.value) for m in at.markdown)
+    if "a month at" in card:  # a cost comparison is on the card: it is priced at the volume typed
+        assert "a month at 1B predictions" in card and "a month at 10M predictions" not in card

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 import advisor
@@ -390,8 +391,10 @@ for label, part in parts:
         continue
     with st.expander(label, expanded=label == "Quality"):
         hidden = ("method", "bootstrap", "per_class", "confusion", "round_p99_ms")
-        values = {k: v for k, v in part.__dict__.items() if k not in hidden}
-        st.json(values, expanded=label != "Quality")
+        values = {
+            k: v for k, v in part.__dict__.items() if k not in hidden and not (k.startswith("threshold") and v is None)
+        }
+        st.json(values, expanded=2 if label == "Quality" else True)
         if label == "Quality" and part.per_class:
             per_class = {name: dict(figures) for name, figures in part.per_class.items()}
             st.markdown(
@@ -414,10 +417,12 @@ for label, part in parts:
             if part.confusion and len(part.confusion) <= 30:
                 st.markdown("**Confusion matrix** (rows: true class, columns: predicted class; test rows)")
                 st.dataframe(
-                    {f"→ {name}": [row[j] for row in part.confusion] for j, name in enumerate(per_class)},
-                    column_config=None,
+                    pd.DataFrame(
+                        [list(row) for row in part.confusion],
+                        index=[f"true {name}" for name in per_class],
+                        columns=[f"predicted {name}" for name in per_class],
+                    )
                 )
-                st.caption("Row order: " + ", ".join(ui.md(n) for n in per_class))
         st.caption("How: " + ui.md(part.method))
 if candidate.batches:
     with st.expander("Batches"):
