@@ -80,6 +80,27 @@ def apply_profile(key: str) -> None:
     st.session_state["predictions_per_month"] = float(profile.predictions_per_month)
 
 
+def card_for(run: advisor.Run) -> advisor.Card:
+    """The recommendation card, kept for this session while the run and the ranking inputs stay the
+    same: its stability sweep re-ranks a few hundred times (about half a second on 2 cores), and
+    Streamlit reruns the page on every click."""
+    rec = run.recommendation or run.rank()
+    key = (
+        run.run_id,
+        run.status,
+        tuple(sorted(rec.weights.items())),
+        tuple(sorted(rec.limits.items())),
+        tuple(sorted(run.profile.__dict__.items(), key=lambda item: item[0])).__repr__(),
+        run.device,
+        tuple((c.key, c.status) for c in run.candidates),
+    )
+    cached = st.session_state.get("card_cache")
+    if cached is None or cached[0] != key:
+        cached = (key, advisor.recommendation_card(run))
+        st.session_state["card_cache"] = cached
+    return cached[1]
+
+
 def current_profile() -> advisor.TargetProfile:
     """The chosen deployment target with the volume the user typed."""
     profile = targets()[st.session_state["profile"]]

@@ -262,7 +262,7 @@ st.caption(
 if run.settings.get("helpers"):
     st.caption(ui.helpers_caption(run.settings["helpers"], {c.key: c.name for c in run.candidates}))
 
-card = advisor.recommendation_card(run)
+card = ui.card_for(run)
 with st.container(border=True):
     st.subheader(ui.md(card.headline))
     st.write(ui.md(card.reason))
