@@ -26,6 +26,7 @@ AXES: dict[str, tuple[str, str, bool]] = {
     "cold_start_ms": ("cold start, fresh process", "ms", True),
     "joules_per_1k": ("energy per 1,000 predictions", "J", True),
     "usd_per_million": ("cost per 1,000,000 predictions", "USD", True),
+    "usd_per_month": ("cost a month at the target's volume", "USD", True),
     "train_s": ("training time", "s", True),
 }
 FAMILY_COLOURS = {
@@ -77,6 +78,7 @@ HOVER_COLUMNS = (
     "cold_start_ms",
     "joules_per_1k",
     "usd_per_million",
+    "usd_per_month",
     "train_s",
 )
 

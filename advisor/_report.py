@@ -42,6 +42,7 @@ BOARD_COLUMNS = (
     "cold_start_ms",
     "joules_per_1k",
     "usd_per_million",
+    "usd_per_month",
     "pareto",
     "status",
 )
