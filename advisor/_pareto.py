@@ -604,6 +604,9 @@ def recommend(
     practical_values = practical(raw)
     score = scores_for(practical_values, tie_aware=True)
     pick = choose(score)
+    if primary_loss[pick] == primary_loss[top]:  # as accurate as the most accurate: it is one of them
+        top = pick
+        most_accurate = feasible[top]
     front = [i for i in range(n) if i == pick or not beats_matrix[:, i].any()]
     best = feasible[pick]
     scores = {k: float(s) for k, s in zip(keys, score, strict=True)}
@@ -667,7 +670,8 @@ def recommend(
             f"Statistically tied on {label} with {_join(names)}: the {ties.confidence:.0%} paired bootstrap interval "
             f"of the difference on the same test rows includes 0."
         )
-    if decided_by == "tied" or (decided_by == "most accurate" and tied_keys):
+    shared_best = any(i != pick and primary_loss[i] == primary_loss[pick] for i in range(n))
+    if decided_by == "tied" or (decided_by == "most accurate" and (tied_keys or shared_best)):
         notes.append(
             _tie_break_note(
                 pick, top, feasible, figures, raw, practical_values, significance, objs, label, beats, primary_loss
@@ -728,6 +732,13 @@ def _tie_break_note(
 ) -> str:
     other = feasible[top]
     if pick == top:
+        same = [i for i in range(len(feasible)) if i != pick and primary_loss[i] == primary_loss[pick]]
+        if same:
+            return (
+                f"{len(same) + 1} candidates share the highest measured {label}; no weighted figure differs among "
+                "them by more than users notice, so the lower single-row p99 decided (after setting aside any that "
+                "another beats on every weighted figure)."
+            )
         return (
             f"Between them, the higher measured {label} decided: no weighted figure differs by more than "
             "its users can notice."

@@ -351,3 +351,11 @@ def test_a_tie_with_more_errors_is_not_bought_with_speed_nobody_feels():
     rec = recommend(rows, WEIGHTS, {}, "accuracy", True, 0.62, significance=CLOUD, replicates=reps)
     assert rec.key == "lightgbm" and rec.ties == ("tree",)
     assert "tree" in rec.pareto  # faster, and not equal in quality: a real trade-off on the chart
+
+
+def test_equal_measured_quality_is_the_most_accurate_and_the_card_says_what_decided():
+    reps = replicates_around({"a": 0.9855, "b": 0.9855, "c": 0.9855}, spread=0.01)
+    rows = [row("a", 0.9855, 0.05, size=9_000), row("b", 0.9855, 0.04, size=6_000), row("c", 0.9855, 0.03, size=3_000)]
+    rec = recommend(rows, WEIGHTS, {}, "accuracy", True, 0.4, significance=CLOUD, replicates=reps)
+    assert rec.key == rec.most_accurate and rec.decided_by == "most accurate"
+    assert any("3 candidates share the highest measured accuracy" in n for n in rec.notes)

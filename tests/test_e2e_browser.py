@@ -197,6 +197,9 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         run_id = re.search(r"run=([A-Za-z0-9_-]+)", page.url).group(1)
         recommended = page.get_by_text("Recommended:").first.inner_text()
         assert advisor.is_run_id(run_id)
+        # the card says how firm the pick is, in sentences a person reads
+        expect(page.get_by_text("How firm the pick is").first).to_be_visible()
+        expect(page.get_by_text(re.compile(r"holds for (any weight|\w+ weights?)")).first).to_be_visible()
         page.get_by_text("Recommended:").first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "04-results.png")
 
