@@ -494,15 +494,15 @@ def recommend(
             best_value = max(primary_values) if higher else min(primary_values)
             needed = no_skill_value + significance.broken_gain_fraction * (best_value - no_skill_value)
             for row in candidates:
-                top = row.get("primary_ci95_high" if higher else "primary_ci95_low", row.get(primary_metric))
-                if _is_missing(top):
-                    top = row.get(primary_metric)
-                if not _is_missing(top) and ((top < needed) if higher else (top > needed)):
+                best_end = row.get("primary_ci95_high" if higher else "primary_ci95_low")
+                if _is_missing(best_end):
+                    best_end = row.get(primary_metric)
+                if not _is_missing(best_end) and ((best_end < needed) if higher else (best_end > needed)):
                     excluded[row["key"]].append(
                         f"broken: its {primary_metric} ({_format(row.get(primary_metric), primary_metric)}, "
-                        f"95% interval up to {_format(top, primary_metric)}) is below the no-skill baseline plus "
-                        f"{significance.broken_gain_fraction:.0%} of the best candidate's gain over it "
-                        f"({_format(needed, primary_metric)})"
+                        f"95% interval {'up' if higher else 'down'} to {_format(best_end, primary_metric)}) falls "
+                        f"short of the no-skill baseline plus {significance.broken_gain_fraction:.0%} of the best "
+                        f"candidate's gain over it ({_format(needed, primary_metric)})"
                     )
     feasible = [row for row in rows if not excluded[row["key"]]]
     excluded_out = {k: tuple(v) for k, v in excluded.items() if v}
@@ -567,7 +567,7 @@ def recommend(
         w = np.array([used_weights[m] for m in active])
         return (u * w).sum(axis=1) / w.sum()
 
-    # beats[a, b]: a is as good as b on quality (tied or better) and on every weighted figure,
+    # beats[a, b]: a is as good as b on quality (equal or better) and on every weighted figure,
     # and better on one of them (measured values, no levels).
     n = len(feasible)
     tie = np.eye(n, dtype=bool)

@@ -70,6 +70,8 @@ def check(run: advisor.Run, target: str) -> dict:
     ] + list(rec.feasible)
     eligible = [k for k in dict.fromkeys(eligible) if records[k].get(metric) is not None]
     top = (max if higher else min)(eligible, key=lambda k: records[k][metric])
+    if rec.key is not None and records[rec.key].get(metric) == records[top][metric]:
+        top = rec.key  # as good as the best measured quality: it is one of the most accurate
     row = {"target": target, "pick": rec.key, "most_accurate": top, "decided_by": rec.decided_by}
     if rec.key is None:
         row.update(gap=None, tied=None, ok=True, why="no recommendation: " + rec.reason)
