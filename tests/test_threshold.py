@@ -209,3 +209,32 @@ def test_a_miss_cost_makes_the_cost_of_errors_the_primary_metric(tmp_path):
     missed, false_alarms = confusion[1][0], confusion[0][1]
     assert chosen.primary_value == pytest.approx((5 * missed + false_alarms) / chosen.test_rows)
     assert error_costs(np.array([1, 0, 1, 0]), np.array([0, 1, 1, 0]), 5).tolist() == [5, 1, 0, 0]
+
+
+def test_a_cancelled_run_with_a_miss_cost_resumes_on_the_cost_of_errors(tmp_path):
+    from conftest import DATA as data
+
+    frame = pd.read_csv(data / "adult.csv.gz").sample(1500, random_state=3)
+    events = {"trained": 0}
+
+    def progress(event):
+        if event.stage == "train" and event.message.endswith("trained"):
+            events["trained"] += 1
+
+    run = advise(
+        frame,
+        "income",
+        name="adult-cost.csv",
+        store=tmp_path,
+        timing=QUICK_TIMING,
+        candidates=["linear", "tree", "lightgbm-fast"],
+        miss_cost=4,
+        progress=progress,
+        should_stop=lambda: events["trained"] >= 2,
+    )
+    assert run.status == "cancelled" and run.primary_metric == "error_cost"
+    finished = advisor.resume(run.run_id, store=tmp_path, timing=QUICK_TIMING)
+    assert finished.status == "complete" and finished.primary_metric == "error_cost"
+    assert finished.settings["options"]["miss_cost"] == 4.0
+    assert all(c.quality.primary_metric == "error_cost" for c in finished.candidates if c.quality)
+    assert finished.recommendation.key not in (None, "baseline")
