@@ -24,6 +24,16 @@ import numpy as np
 
 from advisor._catalog import METRICS
 from advisor._errors import ConfigError, did_you_mean
+from advisor._explain import (
+    explain_pick,
+    format_figure,
+    is_missing,
+    join_names,
+    level_note,
+    quality_label,
+    significant_note,
+    tie_break_note,
+)
 
 
 @dataclass(frozen=True)
@@ -233,21 +243,9 @@ def paired_ties(replicates: Mapping[str, Sequence[float]], confidence: float = 0
     return PairedTies(keys, low, high, confidence)
 
 
-QUALITY_LABELS = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "f1_macro": "macro F1",
-    "roc_auc": "ROC AUC",
-    "log_loss": "log loss",
-    "r2": "R2",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "error_cost": "cost of errors",
-}
 # Metrics that are a share in [0, 1] with 1 perfect: their error is 1 - value (for R2, the share
 # of the variance left unexplained).
 SHARE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2")
-PERCENT_POINT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
 
 
 def quality_error(value: np.ndarray | float, metric: str, higher_is_better: bool) -> np.ndarray:
@@ -318,53 +316,6 @@ class Recommendation:
     notes: tuple[str, ...] = ()
 
 
-def _format(value: float, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if column == "size_bytes" or column == "peak_predict_bytes":
-        return f"{value / 1e6:.3g} MB" if value >= 1e5 else f"{value / 1e3:.3g} kB"
-    if column in ("p99_ms", "p50_ms", "p95_ms"):
-        return f"{value:.3g} ms"
-    if column == "rows_per_s":
-        return f"{value:,.0f} rows/s"
-    if column == "joules_per_1k":
-        return f"{value:.3g} J/1k"
-    if column == "usd_per_million":
-        return f"${value:.3g}/1M"
-    if column == "usd_per_month":
-        return _money(value) + " a month"
-    return f"{value:.4g}"
-
-
-def _money(value: float) -> str:
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 0.01:
-        return f"${value:,.2f}"
-    return f"${value:.2g}"
-
-
-def _volume(count: float) -> str:
-    for size, word in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if count >= size:
-            return f"{count / size:.3g}{word}"
-    return f"{count:.3g}"
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _quality_text(metric: str) -> str:
-    return QUALITY_LABELS.get(metric, metric)
-
-
-def _limit_text(name: str, bound: float, primary_metric: str) -> str:
-    kind = LIMITS[name][1]
-    label = primary_metric if name == "min_accuracy" else name
-    return f"{label} {'>=' if kind == 'min' else '<='} {bound:g}"
-
-
 def _limit_reasons(row: Mapping[str, Any], limits: Mapping[str, float], primary_metric: str, higher: bool) -> list[str]:
     reasons = []
     for name, bound in limits.items():
@@ -373,12 +324,12 @@ def _limit_reasons(row: Mapping[str, Any], limits: Mapping[str, float], primary_
         value = row.get(column)
         if kind == "min" and column == primary_metric and not higher:
             kind = "max"  # 'min_accuracy' on an error metric means 'at most'
-        if _is_missing(value):
+        if is_missing(value):
             reasons.append(f"{name}: not measured")
         elif kind == "max" and value > bound * scale:
-            reasons.append(f"{name} <= {bound:g}: has {_format(value, column)}")
+            reasons.append(f"{name} <= {bound:g}: has {format_figure(value, column)}")
         elif kind == "min" and value < bound * scale:
-            reasons.append(f"{name} >= {bound:g}: has {_format(value, column)}")
+            reasons.append(f"{name} >= {bound:g}: has {format_figure(value, column)}")
     return reasons
 
 
@@ -410,7 +361,7 @@ def _no_recommendation(
         column = column or primary_metric
         if kind == "min" and column == primary_metric and not higher:
             kind = "max"
-        known = [r for r in pool if not _is_missing(r.get(column))]
+        known = [r for r in pool if not is_missing(r.get(column))]
         if not known:
             continue
         best = (min if kind == "max" else max)(known, key=lambda r: r[column])
@@ -419,11 +370,11 @@ def _no_recommendation(
             continue
         unit_value = _round_for_limit(value, kind == "max")
         verb = "raise" if kind == "max" else "lower"
-        what = _quality_text(primary_metric) if column == primary_metric else name
+        what = quality_label(primary_metric) if column == primary_metric else name
         extreme = "best" if column == primary_metric else ("lowest" if kind == "max" else "highest")
         under = " under the other limits" if others and pool is not candidates else ""
         parts.append(
-            f"the {extreme} {what}{under} is {_format(best[column], column)} ({best['name']}); "
+            f"the {extreme} {what}{under} is {format_figure(best[column], column)} ({best['name']}); "
             f"{verb} {'the minimum' if column == primary_metric else name} to {unit_value}"
         )
     if not parts:
@@ -489,20 +440,20 @@ def recommend(
         r for r in rows if r.get("status") == "measured" and r.get("family") != "baseline" and r.get("skilled")
     ]
     if no_skill_value is not None and np.isfinite(no_skill_value) and candidates:
-        primary_values = [r.get(primary_metric) for r in candidates if not _is_missing(r.get(primary_metric))]
+        primary_values = [r.get(primary_metric) for r in candidates if not is_missing(r.get(primary_metric))]
         if primary_values:
             best_value = max(primary_values) if higher else min(primary_values)
             needed = no_skill_value + significance.broken_gain_fraction * (best_value - no_skill_value)
             for row in candidates:
                 best_end = row.get("primary_ci95_high" if higher else "primary_ci95_low")
-                if _is_missing(best_end):
+                if is_missing(best_end):
                     best_end = row.get(primary_metric)
-                if not _is_missing(best_end) and ((best_end < needed) if higher else (best_end > needed)):
+                if not is_missing(best_end) and ((best_end < needed) if higher else (best_end > needed)):
                     excluded[row["key"]].append(
-                        f"broken: its {primary_metric} ({_format(row.get(primary_metric), primary_metric)}, "
-                        f"95% interval {'up' if higher else 'down'} to {_format(best_end, primary_metric)}) falls "
-                        f"short of the no-skill baseline plus {significance.broken_gain_fraction:.0%} of the best "
-                        f"candidate's gain over it ({_format(needed, primary_metric)})"
+                        f"broken: its {primary_metric} ({format_figure(row.get(primary_metric), primary_metric)}, "
+                        f"95% interval {'up' if higher else 'down'} to {format_figure(best_end, primary_metric)}) "
+                        f"falls short of the no-skill baseline plus {significance.broken_gain_fraction:.0%} of the "
+                        f"best candidate's gain over it ({format_figure(needed, primary_metric)})"
                     )
     feasible = [row for row in rows if not excluded[row["key"]]]
     excluded_out = {k: tuple(v) for k, v in excluded.items() if v}
@@ -630,7 +581,7 @@ def recommend(
 
     # What decided, in sentences for the card.
     notes: list[str] = []
-    label = _quality_text(primary_metric)
+    label = quality_label(primary_metric)
     if "accuracy" not in active:
         decided_by = "no quality weight"
         notes.append(f"Quality has no weight in these priorities, so {label} did not count in the pick.")
@@ -647,8 +598,8 @@ def recommend(
         and r.get("status") == "measured"
         and r.get("skilled")
         and r.get("family") != "baseline"
-        and not _is_missing(r.get(primary_metric))
-        and not _is_missing(best.get(primary_metric))
+        and not is_missing(r.get(primary_metric))
+        and not is_missing(best.get(primary_metric))
         and ((r[primary_metric] > best[primary_metric]) if higher else (r[primary_metric] < best[primary_metric]))
         and any(x.split(":")[0].split(" ")[0] in limits for x in excluded_out[r["key"]])
     ]
@@ -657,7 +608,7 @@ def recommend(
         notes.append(
             "More accurate candidates are excluded by your limits: "
             + "; ".join(
-                f"{r['name']} ({_format(r[primary_metric], primary_metric)}, {excluded_out[r['key']][0]})"
+                f"{r['name']} ({format_figure(r[primary_metric], primary_metric)}, {excluded_out[r['key']][0]})"
                 for r in shown
             )
             + "."
@@ -667,24 +618,24 @@ def recommend(
     if tied_keys:
         names = [feasible[keys.index(k)]["name"] for k in tied_keys]
         notes.append(
-            f"Statistically tied on {label} with {_join(names)}: the {ties.confidence:.0%} paired bootstrap interval "
-            f"of the difference on the same test rows includes 0."
+            f"Statistically tied on {label} with {join_names(names)}: the {ties.confidence:.0%} paired bootstrap "
+            "interval of the difference on the same test rows includes 0."
         )
     shared_best = any(i != pick and primary_loss[i] == primary_loss[pick] for i in range(n))
     if decided_by == "tied" or (decided_by == "most accurate" and (tied_keys or shared_best)):
         notes.append(
-            _tie_break_note(
+            tie_break_note(
                 pick, top, feasible, figures, raw, practical_values, significance, objs, label, beats, primary_loss
             )
         )
     elif decided_by == "significant difference":
-        notes.append(_significant_note(pick, top, feasible, figures, practical_values, significance, objs, label))
+        notes.append(significant_note(pick, top, feasible, figures, practical_values, significance, objs, label))
     # Did a noticeable-difference level change the pick? Rank again without them.
     if significance.levels:
         unfloored = choose(scores_for(raw, tie_aware=True))
         if unfloored != pick:
-            notes.append(_level_note(unfloored, pick, feasible, figures, raw, significance, objs))
-    reason, gives_up = _explain(
+            notes.append(level_note(unfloored, pick, feasible, figures, raw, significance, objs))
+    reason, gives_up = explain_pick(
         best,
         most_accurate,
         feasible,
@@ -712,236 +663,3 @@ def recommend(
         decided_by,
         tuple(n for n in notes if n),
     )
-
-
-def _join(names: Sequence[str]) -> str:
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    if len(names) > 4:
-        return ", ".join(names[:3]) + f" and {len(names) - 3} more"
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _figure_phrase(metric: str, column: str, a: float, b: float) -> str:
-    return f"{metric} {_format(a, column)} against {_format(b, column)}"
-
-
-def _tie_break_note(
-    pick, top, feasible, figures, raw, practical_values, significance, objs, label, beats, primary_loss
-) -> str:
-    other = feasible[top]
-    if pick == top:
-        same = [i for i in range(len(feasible)) if i != pick and primary_loss[i] == primary_loss[pick]]
-        if same:
-            return (
-                f"{len(same) + 1} candidates share the highest measured {label}; no weighted figure differs among "
-                "them by more than users notice, so the lower single-row p99 decided (after setting aside any that "
-                "another beats on every weighted figure)."
-            )
-        return (
-            f"Between them, the higher measured {label} decided: no weighted figure differs by more than "
-            "its users can notice."
-        )
-    significant = [
-        m
-        for j, m in enumerate(figures)
-        if np.isfinite(practical_values[pick, j]) and practical_values[pick, j] != practical_values[top, j]
-    ]
-    if significant:
-        parts = [
-            _figure_phrase(m, objs[m].column, raw[pick, figures.index(m)], raw[top, figures.index(m)])
-            for m in significant
-        ]
-        return (
-            f"It is statistically tied with the most accurate, {other['name']}, and better where the difference "
-            f"is noticeable: " + "; ".join(parts) + "."
-        )
-    beaters = [j for j in range(len(feasible)) if beats(j, top)]
-    if beaters:
-        by = feasible[pick if pick in beaters else beaters[0]]["name"]
-        return (
-            f"The most accurate, {other['name']}, was set aside: {by} is equal to it in quality (statistically tied, "
-            f"errors within {significance.quality_equal_error_ratio - 1:.0%}), at least as good on every weighted "
-            "figure and better on one (by less than users notice); among the rest, the higher measured {label} decided."
-        )
-    return f"Between the tied candidates, the higher measured {label} decided."
-
-
-def _significant_note(pick, top, feasible, figures, practical_values, significance, objs, label) -> str:
-    best, other = feasible[pick], feasible[top]
-    parts = []
-    for j, m in enumerate(figures):
-        a, b = practical_values[pick, j], practical_values[top, j]
-        if not (np.isfinite(a) and np.isfinite(b)) or a == b:
-            continue
-        better = a > b if objs[m].higher_is_better else a < b
-        if better:
-            column = objs[m].column
-            reason = significance.reasons.get(m, "")
-            parts.append(
-                f"{m}: {_format(best.get(column), column)} against {_format(other.get(column), column)}"
-                + (f" ({reason})" if reason else "")
-            )
-    if not parts:
-        return ""
-    return f"It gives up {label} against {other['name']} for differences users can notice: " + "; ".join(parts) + "."
-
-
-def _level_note(unfloored, pick, feasible, figures, raw, significance, objs) -> str:
-    other = feasible[unfloored]
-    parts: list[str] = []
-    levels: list[str] = []
-    for j, m in enumerate(figures):
-        level = significance.levels.get(m)
-        a, b = raw[unfloored, j], raw[pick, j]
-        if level is None or not (np.isfinite(a) and np.isfinite(b)) or a == b:
-            continue
-        better = a > b if objs[m].higher_is_better else a < b
-        beyond = (min(a, b) >= level) if objs[m].higher_is_better else (max(a, b) <= level)
-        if better and beyond:
-            column = objs[m].column
-            parts.append(f"{m} ({_format(a, column)} against {_format(b, column)})")
-            levels.append(f"{m} {'above' if objs[m].higher_is_better else 'under'} {_format(level, column)}")
-    if not parts:
-        return ""
-    return (
-        f"A noticeable-difference level decided: counting every difference, {other['name']} would win on "
-        + _join(parts)
-        + f"; on a {significance.target_name or 'this target'} those differences are below what users notice ("
-        + _join(levels)
-        + " count as equal; see catalog/targets.toml)."
-    )
-
-
-def _explain(
-    best: Mapping[str, Any],
-    most_accurate: Mapping[str, Any],
-    feasible: Sequence[Mapping[str, Any]],
-    scores: Mapping[str, float],
-    weights: Mapping[str, float],
-    limits: Mapping[str, float],
-    primary_metric: str,
-    higher: bool,
-    n_total: int,
-    significance: Significance,
-    ties: PairedTies,
-) -> tuple[str, dict[str, str]]:
-    weight_text = ", ".join(f"{m}={w:g}" for m, w in weights.items())
-    limit_text = (" and limits " + ", ".join(f"{k}={v:g}" for k, v in limits.items())) if limits else ""
-    reason = (
-        f"{best['name']} is recommended for priorities {weight_text}{limit_text}: of the "
-        f"{len(feasible)} of {n_total} candidates that are eligible (measured, within the limits, "
-        f"clearly better than the no-skill baseline), it has the highest weighted score "
-        f"({scores[best['key']]:.2f} of 1) and is on the Pareto front. It has {_quality_text(primary_metric)} "
-        f"{_format(best.get(primary_metric), primary_metric)}, "
-        f"p99 latency {_format(best.get('p99_ms'), 'p99_ms')} for one row, "
-        f"{_format(best.get('rows_per_s'), 'rows_per_s')} at its best batch size, "
-        f"and {_format(best.get('size_bytes'), 'size_bytes')} on disk."
-    )
-    fastest = min(feasible, key=lambda r: r.get("p99_ms") if not _is_missing(r.get("p99_ms")) else np.inf)
-    volume = significance.predictions_per_month
-    if most_accurate["key"] == fastest["key"]:
-        text = compare(best, most_accurate, "the most accurate and the fastest", primary_metric, higher, volume, ties)
-        gives_up = {"most_accurate": text, "fastest": text}
-    else:
-        gives_up = {
-            "most_accurate": compare(best, most_accurate, "the most accurate", primary_metric, higher, volume, ties),
-            "fastest": compare(best, fastest, "the fastest", primary_metric, higher, volume, ties),
-        }
-    return reason, gives_up
-
-
-def _error_ratio(ratio: float, what: str) -> str:
-    """1.8 -> '1.8x the errors'; 0.87 -> '0.87x the errors, 13% less'."""
-    return f"{ratio:.3g}x {what}" if ratio >= 1 else f"{ratio:.3g}x {what}, {1 - ratio:.0%} less"
-
-
-def quality_difference(metric: str, higher: bool, a: float, b: float) -> str:
-    """'-3.02 pp (6.7% vs 3.65% errors: 1.8x the errors)', '-0.012 R2', '+0.31 (12% higher)'."""
-    if _is_missing(a) or _is_missing(b):
-        return "n/a"
-    delta = a - b
-    if metric in PERCENT_POINT_METRICS:
-        text = f"{delta * 100:+.2f} pp"
-        error_a, error_b = 1 - a, 1 - b
-        if error_b > 0 and error_a != error_b:
-            text += f" ({error_a:.3g} vs {error_b:.3g} errors: {_error_ratio(error_a / error_b, 'the errors')})"
-        return text
-    if metric == "r2":
-        text = f"{delta:+.3g}"
-        if 1 - b > 0 and a != b:
-            text += f" ({_error_ratio((1 - a) / (1 - b), 'the unexplained variance')})"
-        return text
-    text = f"{delta:+.4g}"
-    if b:
-        text += f" ({abs(delta) / abs(b):.0%} {'higher' if delta > 0 else 'lower'})"
-    return text
-
-
-def compare(
-    best: Mapping[str, Any],
-    other: Mapping[str, Any],
-    label: str,
-    metric: str,
-    higher: bool,
-    predictions_per_month: float | None = None,
-    ties: PairedTies | None = None,
-) -> str:
-    """What the pick gives up or gains against another candidate, absolute differences beside ratios."""
-    if best["key"] == other["key"]:
-        return f"It is itself {label} of the eligible candidates."
-    parts = [
-        f"{_quality_text(metric)} "
-        f"{quality_difference(metric, higher, best.get(metric, np.nan), other.get(metric, np.nan))}"
-    ]
-    if ties is not None:
-        interval = ties.interval(best["key"], other["key"])
-        if interval is not None:
-            tied = interval[0] <= 0 <= interval[1]
-            parts[0] += (
-                f", {'statistically tied' if tied else 'a real difference'} "
-                f"(paired 95% interval {interval[0]:+.3g} to {interval[1]:+.3g})"
-            )
-
-    def ratio(column: str, smaller_word: str, larger_word: str) -> str:
-        a, b = best.get(column), other.get(column)
-        if _is_missing(a) or _is_missing(b) or not a or not b:
-            return f"{column} n/a"
-        times = b / a if a <= b else a / b
-        if times < 1.01:
-            return "the same within 1%"
-        return (
-            f"{times:.3g}x {smaller_word if a <= b else larger_word}"
-            if times < 10
-            else (f"{times:.0f}x {smaller_word if a <= b else larger_word}")
-        )
-
-    p99_a, p99_b = best.get("p99_ms"), other.get("p99_ms")
-    if not _is_missing(p99_a) and not _is_missing(p99_b):
-        parts.append(
-            f"p99 latency {p99_a - p99_b:+.3g} ms ({_format(p99_a, 'p99_ms')} vs {_format(p99_b, 'p99_ms')}, "
-            f"{ratio('p99_ms', 'lower', 'higher')})"
-        )
-    size_a, size_b = best.get("size_bytes"), other.get("size_bytes")
-    if not _is_missing(size_a) and not _is_missing(size_b):
-        parts.append(
-            f"size {_format(size_a, 'size_bytes')} vs {_format(size_b, 'size_bytes')} "
-            f"({ratio('size_bytes', 'smaller', 'larger')})"
-        )
-    cost_a, cost_b = best.get("usd_per_million"), other.get("usd_per_million")
-    if not _is_missing(cost_a) and not _is_missing(cost_b):
-        if predictions_per_month:
-            month_a, month_b = cost_a * predictions_per_month / 1e6, cost_b * predictions_per_month / 1e6
-            word = "more" if month_a > month_b else "less"
-            volume = _volume(predictions_per_month)
-            difference = abs(month_a - month_b)
-            parts.append(
-                f"cost {_money(difference)} {word} a month at {volume} predictions"
-                if difference >= 0.01
-                else f"cost within $0.01 a month at {volume} predictions"
-            )
-            parts[-1] += f" ({ratio('usd_per_million', 'lower', 'higher')})"
-        else:
-            parts.append(f"cost {ratio('usd_per_million', 'lower', 'higher')}")
-    return f"Against {label}, {other['name']}: " + "; ".join(parts) + "."
