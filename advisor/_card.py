@@ -28,8 +28,12 @@ class Card:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _pct(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0%}"
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if _missing(value) else f"{value:.0%}"
 
 
 def _count(n: int, of: int) -> str:
@@ -50,9 +54,7 @@ def business_lines(run: Any, key: str) -> list[str]:
     if run.task == "binary" and len(labels) == 2:
         rare = min(labels, key=lambda label: support[label])
         common = labels[1] if rare == labels[0] else labels[0]
-        flagged_common = (
-            1 - per_class[common]["recall"] if not math.isnan(per_class[common]["recall"]) else float("nan")
-        )
+        flagged_common = None if _missing(per_class[common]["recall"]) else 1 - per_class[common]["recall"]
         lines.append(
             f"It catches {_pct(per_class[rare]['recall'])} of '{rare}' ({_count(support[rare], total)} in the test "
             f"split) and flags {_pct(flagged_common)} of '{common}' as '{rare}'; of the rows it calls '{rare}', "
@@ -98,9 +100,7 @@ def business_lines(run: Any, key: str) -> list[str]:
                 f"{why}."
             )
     else:
-        recalls = [
-            (label, per_class[label]["recall"]) for label in labels if not math.isnan(per_class[label]["recall"])
-        ]
+        recalls = [(label, per_class[label]["recall"]) for label in labels if not _missing(per_class[label]["recall"])]
         if recalls:
             worst = sorted(recalls, key=lambda item: item[1])[:3]
             best = max(recalls, key=lambda item: item[1])

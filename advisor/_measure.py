@@ -183,7 +183,7 @@ def point_metrics(
 
 def per_class_figures(
     y: np.ndarray, predicted: np.ndarray, labels: list[str]
-) -> tuple[dict[str, dict[str, float]], tuple[tuple[int, ...], ...]]:
+) -> tuple[dict[str, dict[str, float | None]], tuple[tuple[int, ...], ...]]:
     """Precision, recall and test-row count per class, and the confusion matrix (rows: true class)."""
     n = len(labels)
     confusion = np.zeros((n, n), dtype=np.int64)
@@ -192,8 +192,10 @@ def per_class_figures(
     for i, label in enumerate(labels):
         flagged, support = int(confusion[:, i].sum()), int(confusion[i, :].sum())
         per_class[label] = {
-            "precision": float(confusion[i, i] / flagged) if flagged else float("nan"),
-            "recall": float(confusion[i, i] / support) if support else float("nan"),
+            # None when undefined (nothing predicted as, or no test rows of, this class): the same
+            # before and after results.json, which has no NaN
+            "precision": float(confusion[i, i] / flagged) if flagged else None,
+            "recall": float(confusion[i, i] / support) if support else None,
             "support": support,
             "predicted": flagged,
         }

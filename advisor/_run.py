@@ -442,7 +442,12 @@ def _reload_finished(run: Run, stored: dict[str, tuple[bytes, Predictor]]) -> No
             result.status = "trained"  # timed again with the others
         except Exception as exc:
             fresh = CandidateResult(
-                result.key, result.name, result.family, parent=result.parent, description=result.description
+                result.key,
+                result.name,
+                result.family,
+                parent=result.parent,
+                compression=result.compression,
+                description=result.description,
             )
             fresh.notes.append(f"trained again on resume: its artifact could not be used ({type(exc).__name__})")
             run.candidates[position] = fresh

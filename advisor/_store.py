@@ -177,7 +177,35 @@ class Store:
                 ),
             )
 
+    def _relative(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as stored: an artifact inside the store is kept relative to its root, so a
+        store that is moved or copied keeps every run openable, exportable and resumable."""
+        artifact = result.get("artifact")
+        if artifact:
+            try:
+                result = dict(result, artifact=Path(artifact).resolve().relative_to(self.root).as_posix())
+            except ValueError:  # outside the store: kept as given
+                pass
+        return result
+
+    def _absolute(self, result: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """The result as used: its artifact under this store's root. Stores written before paths
+        were relative hold absolute ones; one that no longer exists is looked up in this store's
+        own artifact folder for the run (the store was moved)."""
+        artifact = result.get("artifact")
+        if not artifact:
+            return result
+        path = Path(artifact)
+        if not path.is_absolute():
+            path = self.root / path
+        elif not path.exists():
+            moved = self.root / "artifacts" / run_id / path.name
+            if moved.exists():
+                path = moved
+        return dict(result, artifact=str(path))
+
     def save_candidate(self, run_id: str, key: str, position: int, status: str, result: dict[str, Any]) -> None:
+        result = self._relative(result)
         now = time.time()
         with self._connect() as db:
             db.execute(
@@ -228,7 +256,7 @@ class Store:
             "error": row[6],
             "owner_host": row[7],
             "owner_pid": row[8],
-            "candidates": [json.loads(c[2]) for c in candidates],
+            "candidates": [self._absolute(json.loads(c[2]), row[0]) for c in candidates],
         }
 
     def list_runs(self) -> list[dict[str, Any]]:
