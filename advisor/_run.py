@@ -351,17 +351,16 @@ def resume(
     then every candidate is timed together again, since timings from different sessions would not
     be comparable. A run that is still running elsewhere is refused."""
     store = store if isinstance(store, Store) else Store(store)
-    stored = store.load_run(run_id)
-    if stored["status"] == "running":
-        raise AdvisorError(
-            f"Run '{run_id}' is still running (process {stored.get('owner_pid')}); wait for it or cancel it first."
-        )
-    if stored["status"] == "complete":
-        raise AdvisorError(f"Run '{run_id}' is already complete; there is nothing to resume.")
+    previous = store.take_over(run_id)  # atomic: of two resumes at once, the second gets one sentence
+    try:
+        stored = store.load_run(run_id)
+        frame = store.load_input(run_id)
+    except BaseException:
+        store.finish_run(run_id, previous, None, None)  # hand it back as it was
+        raise
     header = stored["header"]
     settings = header["settings"]
     dataset = header["dataset"]
-    frame = store.load_input(run_id)
     limits = settings.get("candidate_limits") or {}
     finished = {c["key"]: c for c in stored["candidates"]}
     return advise(

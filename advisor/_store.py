@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from advisor._errors import RunNotFound
+from advisor._errors import AdvisorError, RunNotFound
 
 HOME_ENV = "ADVISOR_HOME"
 DEFAULT_HOME = "advisor_runs"
@@ -128,6 +128,38 @@ class Store:
         raise RunNotFound(
             f"Run '{run_id}' has no saved copy of its data in '{folder}', so it cannot be resumed; start a new run."
         )
+
+    def take_over(self, run_id: str) -> str:
+        """Claim an unfinished run for this process in one write transaction (`BEGIN IMMEDIATE`), so
+        that of two resumes started together exactly one proceeds; returns the status it had.
+        A run still running in a live process, or complete, is refused with one sentence."""
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "SELECT status, owner_host, owner_pid FROM runs WHERE id = ?", (self._checked(run_id),)
+            ).fetchone()
+            if row is None:
+                db.execute("ROLLBACK")
+                raise RunNotFound(
+                    f"Run '{run_id}' is not in the store at '{self.root}'; list runs with 'python -m advisor list'."
+                )
+            status = self._live_status(*row)
+            if status in ("running", "complete"):
+                db.execute("ROLLBACK")
+                raise AdvisorError(
+                    f"Run '{run_id}' is still running (process {row[2]}); wait for it or cancel it first."
+                    if status == "running"
+                    else f"Run '{run_id}' is already complete; there is nothing to resume."
+                )
+            db.execute(
+                "UPDATE runs SET status = 'running', updated_at = ?, owner_host = ?, owner_pid = ? WHERE id = ?",
+                (time.time(), socket.gethostname(), os.getpid(), run_id),
+            )
+            db.execute("COMMIT")
+            return status
+        finally:
+            db.close()
 
     def claim_run(self, run_id: str, header: dict[str, Any]) -> None:
         """Mark a run as running in this process again (a resume)."""

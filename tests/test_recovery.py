@@ -179,3 +179,62 @@ def test_two_runs_at_once_complete_and_never_time_together(tmp_path, monkeypatch
     assert {runs[0]["dataset"]["name"], runs[1]["dataset"]["name"]} == {"titanic.csv", "penguins.csv"}
     (a_start, a_end), (b_start, b_end) = (r["phases_s"]["timing_window"] for r in runs)
     assert a_end <= b_start or b_end <= a_start, "the two timing phases overlapped"
+
+
+def _cancelled_run(home: Path) -> str:
+    trained = {"n": 0}
+
+    def progress(event):
+        if event.stage == "train" and event.message.endswith("trained"):
+            trained["n"] += 1
+
+    run = advisor.advise(
+        PROJECT / "datasets" / "penguins.csv",
+        "species",
+        store=home,
+        timing=advisor.QUICK_TIMING,
+        candidates=["linear", "tree", "lightgbm-fast"],
+        progress=progress,
+        should_stop=lambda: trained["n"] >= 2,
+    )
+    assert run.status == "cancelled"
+    return run.run_id
+
+
+def test_a_run_has_one_owner_the_claim_is_atomic(tmp_path):
+    import threading
+
+    run_id = _cancelled_run(tmp_path)
+    store = Store(tmp_path)
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def claim():
+        start.wait()
+        try:
+            outcomes.append(store.take_over(run_id))
+        except advisor.AdvisorError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("cancelled") == 1, outcomes  # exactly one claim took it over
+    assert all("is still running" in o for o in outcomes if o != "cancelled")
+    assert store.load_run(run_id)["status"] == "running"
+
+
+def test_two_resumes_at_once_one_proceeds_the_other_gets_one_sentence(tmp_path):
+    run_id = _cancelled_run(tmp_path)
+    first, second = (_cli("resume", run_id, "--quick", home=tmp_path) for _ in range(2))
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in (first, second)]
+    codes = sorted(r[2] for r in results)
+    assert codes == [0, 2], results
+    refused = next(r for r in results if r[2] == 2)
+    assert "Traceback" not in refused[1]
+    assert refused[1].strip().startswith("error: Run ") and (
+        "is still running" in refused[1] or "is already complete" in refused[1]
+    )
+    assert advisor.open_run(run_id, store=tmp_path).status == "complete"
