@@ -44,6 +44,11 @@ from advisor._predictor import Predictor
 FORMAT = "advisor-artifact"
 FORMAT_VERSION = 1
 KEY_ENV = "ADVISOR_ARTIFACT_KEY"
+# An artifact's files are read through a cap on their expanded size, so a small zip that expands
+# to gigabytes (a decompression bomb) is refused before it fills memory.
+MAX_EXPANDED_ENV = "ADVISOR_MAX_ARTIFACT_MB"
+DEFAULT_MAX_EXPANDED_MB = 2048
+MANIFEST_MAX_BYTES = 1_000_000
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "joblib")
 
 
@@ -406,33 +411,86 @@ class Artifact:
         return self.predictor.predict_proba(self._checked(rows, strict))
 
 
+def _max_expanded_bytes() -> int:
+    raw = os.environ.get(MAX_EXPANDED_ENV)
+    try:
+        return int(float(raw) * 1e6) if raw else DEFAULT_MAX_EXPANDED_MB * 1_000_000
+    except ValueError:
+        raise ArtifactError(f"{MAX_EXPANDED_ENV}={raw!r} is not a number of megabytes; set it to e.g. 4096.") from None
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, cap: int, label: str) -> bytes:
+    """One member's bytes, read in chunks and refused as soon as it expands past `cap` bytes
+    (the size the zip's directory declares may lie, so the bytes themselves are counted)."""
+    info = archive.getinfo(name)
+    if info.file_size > cap:
+        raise _too_large(label, name, cap)
+    chunks, total = [], 0
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            total += len(chunk)
+            if total > cap:
+                raise _too_large(label, name, cap)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(label: str, name: str, cap: int) -> ArtifactError:
+    return ArtifactError(
+        f"Artifact '{label}': '{name}' expands past {cap / 1e6:,.0f} MB, more than an advisor artifact holds; "
+        f"it is refused (a real artifact this large needs {MAX_EXPANDED_ENV} raised)."
+    )
+
+
 def read_verified(path: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The artifact's files after checking them against its manifest; raises ArtifactError otherwise."""
     path = Path(path)
     label = path.name
     if not path.is_file():
         raise ArtifactError(f"Artifact '{path}' does not exist; export one from a run first.")
+    cap = _max_expanded_bytes()
     try:
         with zipfile.ZipFile(path) as archive:
-            contents = {name: archive.read(name) for name in archive.namelist()}
+            # The manifest first, through a small cap: nothing else is read before it is checked.
+            try:
+                manifest_bytes = _read_member(archive, "manifest.json", MANIFEST_MAX_BYTES, label)
+                manifest = json.loads(manifest_bytes)
+                if not isinstance(manifest, dict):
+                    raise ValueError("not an object")
+            except (KeyError, ValueError):
+                raise ArtifactError(f"'{label}' has no readable manifest, so it is not an advisor artifact.") from None
+            if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+                raise ArtifactError(
+                    f"'{label}' is format {manifest.get('format')!r} version {manifest.get('version')!r}; "
+                    f"this advisor reads {FORMAT} version {FORMAT_VERSION}."
+                )
+            listed = manifest.get("files", {})
+            if not isinstance(listed, dict):
+                raise ArtifactError(f"'{label}' has a malformed manifest (no file list), so it is refused.")
+            names = archive.namelist()
+            for name in names:  # refuse a member the manifest does not list before reading any body
+                if name not in listed and name not in ("manifest.json", "manifest.hmac"):
+                    raise ArtifactError(
+                        f"Artifact '{label}' holds '{name}', which its manifest does not list; it was "
+                        "changed after export, so it is refused."
+                    )
+            contents: dict[str, bytes] = {}
+            budget = cap
+            for name in names:
+                if name == "manifest.json":
+                    continue
+                contents[name] = _read_member(archive, name, budget, label)
+                budget -= len(contents[name])
+    except ArtifactError:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ArtifactError(f"Artifact '{label}' is not a readable zip file ({exc}); export it again.") from None
     except Exception as exc:  # CRC mismatches surface as zlib / BadZipFile variants
         raise ArtifactError(f"Artifact '{label}' is damaged ({type(exc).__name__}: {exc}); export it again.") from None
-    try:
-        manifest_bytes = contents.pop("manifest.json")
-        manifest = json.loads(manifest_bytes)
-    except (KeyError, ValueError):
-        raise ArtifactError(f"'{label}' has no readable manifest, so it is not an advisor artifact.") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-        raise ArtifactError(
-            f"'{label}' is format {manifest.get('format')!r} version {manifest.get('version')!r}; "
-            f"this advisor reads {FORMAT} version {FORMAT_VERSION}."
-        )
     signature = contents.pop("manifest.hmac", None)
     expected_signature = _signature(manifest_bytes)
     if expected_signature is not None and (
-        signature is None or not hmac.compare_digest(signature.decode(), expected_signature)
+        signature is None or not hmac.compare_digest(signature, expected_signature.encode())
     ):
         raise ArtifactError(f"Artifact '{label}' is not signed with this {KEY_ENV}; refusing to load it.")
     listed = manifest.get("files", {})
