@@ -229,7 +229,7 @@ def test_a_run_has_one_owner_the_claim_is_atomic(tmp_path):
 def test_two_resumes_at_once_one_proceeds_the_other_gets_one_sentence(tmp_path):
     run_id = _cancelled_run(tmp_path)
     first, second = (_cli("resume", run_id, "--quick", home=tmp_path) for _ in range(2))
-    results = [p.communicate(timeout=600) + (p.returncode,) for p in (first, second)]
+    results = [(*p.communicate(timeout=600), p.returncode) for p in (first, second)]
     codes = sorted(r[2] for r in results)
     assert codes == [0, 2], results
     refused = next(r for r in results if r[2] == 2)
