@@ -15,6 +15,7 @@ import os
 import re
 import unicodedata
 import warnings
+import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ SEPARATORS = (",", ";", "\t", "|")
 TEXT_BYTES = bytes(range(32, 256)) + b"\t\n\r\x0b\x0c\x1a"
 BINARY_SHARE = 0.05
 GZIP_MAGIC = b"\x1f\x8b"
+# Compressed files are checked against a cap on their expanded size before they are parsed, so a
+# small gzip or xlsx that expands to gigabytes (a decompression bomb) is refused in one sentence.
+MAX_EXPANDED_ENV = "ADVISOR_MAX_EXPANDED_MB"
+DEFAULT_MAX_EXPANDED_MB = 1024
 # Files that arrive under a CSV name but are something else, by their first bytes.
 MAGIC = (
     (b"PK\x03\x04", "a zip archive, not CSV text (an Excel workbook is one); if it is a workbook, rename it to .xlsx"),
@@ -217,6 +222,7 @@ def load_table(
     if size == 0:
         raise EmptyFile(f"File '{label}' is empty; give a file with a header row and data rows.")
 
+    _check_expanded(opener, suffix, label)
     notes: list[str] = []
     frame = _read(opener, suffix, label, notes)
     if frame.shape[1] == 0:
@@ -224,6 +230,49 @@ def load_table(
     if frame.shape[0] == 0:
         raise EmptyFile(f"File '{label}' has a header but no data rows; give a file with at least {MIN_ROWS} rows.")
     return _tidy(frame, label, notes), label
+
+
+def _max_expanded_bytes() -> int:
+    raw = os.environ.get(MAX_EXPANDED_ENV)
+    try:
+        return int(float(raw) * 1e6) if raw else DEFAULT_MAX_EXPANDED_MB * 1_000_000
+    except ValueError:
+        raise FileTooLarge(f"{MAX_EXPANDED_ENV}={raw!r} is not a number of megabytes; set it to e.g. 4096.") from None
+
+
+def _check_expanded(opener: Path | io.BytesIO, suffix: str, label: str) -> None:
+    """Refuse a compressed file that expands past the cap, counting its bytes as they stream
+    (never holding them): gzip CSV by decompressing it once, xlsx by its members' sizes."""
+    cap = _max_expanded_bytes()
+
+    def too_large() -> FileTooLarge:
+        return FileTooLarge(
+            f"File '{label}' expands to more than {cap / 1e6:,.0f} MB when decompressed, over the limit; "
+            f"give a sample of it, or raise the limit with {MAX_EXPANDED_ENV} (megabytes) where memory allows."
+        )
+
+    if suffix == ".csv.gz" and _head(opener).startswith(GZIP_MAGIC):
+        total = 0
+        try:
+            with gzip.open(_rewound(opener), "rb") as stream:
+                while chunk := stream.read(1 << 22):
+                    total += len(chunk)
+                    if total > cap:
+                        raise too_large()
+        except (gzip.BadGzipFile, EOFError, zlib.error, OSError):
+            pass  # the reader says what is wrong with a damaged file
+        finally:
+            _rewound(opener)
+    elif suffix == ".xlsx":
+        try:
+            with zipfile.ZipFile(_rewound(opener)) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return
+        finally:
+            _rewound(opener)
+        if declared > cap:
+            raise too_large()
 
 
 def _check_size(label: str, size: int, max_bytes: int | None) -> None:

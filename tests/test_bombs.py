@@ -1,4 +1,4 @@
-"""An artifact cannot fill memory: members are read through a cap, the manifest first."""
+"""Decompression bombs cannot fill memory: artifacts and compressed tables are read through caps on expanded bytes."""
 
 from __future__ import annotations
 
@@ -73,3 +73,45 @@ def test_reading_a_gigabyte_bomb_stays_small_in_memory(tmp_path):
     assert "expands past 100 MB" in done.stderr, done.stderr
     grown_mb = int(done.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
     assert grown_mb < 100 + 200, grown_mb  # the cap plus working room, not the gigabyte
+
+
+def _gzip_bomb(path: Path, mib: int) -> Path:
+    import gzip
+
+    row = b"1,2,3,4,5,6,7,8,9,0\n" * (1 << 16)
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(b"a,b,c,d,e,f,g,h,i,j\n")
+        for _ in range(mib * (1 << 20) // len(row)):
+            out.write(row)
+    return path
+
+
+def test_a_csv_gz_that_expands_past_the_cap_is_one_sentence(tmp_path, monkeypatch):
+    import advisor
+
+    monkeypatch.setenv("ADVISOR_MAX_EXPANDED_MB", "64")
+    bomb = _gzip_bomb(tmp_path / "rows.csv.gz", 256)
+    assert bomb.stat().st_size < 5_000_000
+    with pytest.raises(advisor.DataError, match=r"'rows.csv.gz' expands to more than 64 MB.*ADVISOR_MAX_EXPANDED_MB"):
+        advisor.load_table(bomb)
+    with pytest.raises(advisor.DataError, match="expands to more than 64 MB"):  # uploaded bytes too
+        advisor.load_table(bomb.read_bytes(), name="upload.csv.gz")
+
+
+def test_loading_a_gigabyte_csv_bomb_stays_small_in_memory(tmp_path):
+    bomb = _gzip_bomb(tmp_path / "big.csv.gz", 1024)
+    code = (
+        "import resource, sys\n"
+        "import advisor\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        f"    advisor.load_table({str(bomb)!r})\n"
+        "except advisor.DataError as exc:\n"
+        "    print(str(exc), file=sys.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    env = {"ADVISOR_MAX_EXPANDED_MB": "100", "PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "expands to more than 100 MB" in done.stderr, done.stderr
+    grown_mb = int(done.stdout.strip()) / 1024
+    assert grown_mb < 100 + 200, grown_mb
