@@ -64,11 +64,33 @@ def is_run_id(text: str) -> bool:
     return bool(RUN_ID.match(text or ""))
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
 class Store:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).resolve() if root else self.default_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.sqlite"
+        # Two processes opening a new store at once: switching it to WAL (a mode the file keeps)
+        # can fail with "database is locked" without waiting on SQLite's busy timeout, so the
+        # set-up is retried for as long as that timeout would have waited.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._set_up()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _set_up(self) -> None:
+        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            db.close()
         with self._connect() as db:
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
@@ -82,9 +104,8 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
+        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S)
+        try:  # the store was switched to WAL once, in __init__: the file keeps that mode
             db.execute("PRAGMA foreign_keys=ON")
             with db:  # one transaction, committed on success
                 yield db
@@ -133,7 +154,7 @@ class Store:
         """Claim an unfinished run for this process in one write transaction (`BEGIN IMMEDIATE`), so
         that of two resumes started together exactly one proceeds; returns the status it had.
         A run still running in a live process, or complete, is refused with one sentence."""
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
