@@ -20,7 +20,6 @@ from advisor._errors import AdvisorError, ConfigError, DataError, InputSchemaErr
 from advisor._measure import HIGHER_IS_BETTER
 from advisor._pareto import (
     Recommendation,
-    Significance,
     pareto_mask,
     parse_limits,
     parse_priorities,
@@ -31,6 +30,7 @@ from advisor._predictor import Predictor, load_predictor
 from advisor._report import build_report
 from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, Run
 from advisor._run import ProgressEvent, advise, open_run, resume
+from advisor._significance import Significance
 from advisor._store import Store, is_run_id, new_run_id
 from advisor._timing import QUICK_TIMING, TimingConfig
 

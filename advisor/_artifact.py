@@ -39,6 +39,7 @@ import numpy as np
 
 from advisor._encoder import MISSING, _CategoricalBlock
 from advisor._errors import AdvisorError, InputSchemaError
+from advisor._hardware import megabytes_from_env
 from advisor._predictor import Predictor
 
 FORMAT = "advisor-artifact"
@@ -411,14 +412,6 @@ class Artifact:
         return self.predictor.predict_proba(self._checked(rows, strict))
 
 
-def _max_expanded_bytes() -> int:
-    raw = os.environ.get(MAX_EXPANDED_ENV)
-    try:
-        return int(float(raw) * 1e6) if raw else DEFAULT_MAX_EXPANDED_MB * 1_000_000
-    except ValueError:
-        raise ArtifactError(f"{MAX_EXPANDED_ENV}={raw!r} is not a number of megabytes; set it to e.g. 4096.") from None
-
-
 def _read_member(archive: zipfile.ZipFile, name: str, cap: int, label: str) -> bytes:
     """One member's bytes, read in chunks and refused as soon as it expands past `cap` bytes
     (the size the zip's directory declares may lie, so the bytes themselves are counted)."""
@@ -448,7 +441,7 @@ def read_verified(path: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     label = path.name
     if not path.is_file():
         raise ArtifactError(f"Artifact '{path}' does not exist; export one from a run first.")
-    cap = _max_expanded_bytes()
+    cap = megabytes_from_env(MAX_EXPANDED_ENV, DEFAULT_MAX_EXPANDED_MB, ArtifactError)
     try:
         with zipfile.ZipFile(path) as archive:
             # The manifest first, through a small cap: nothing else is read before it is checked.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import tomllib
 from collections import deque
@@ -279,7 +280,9 @@ def load_targets(path: str | Path | None = None) -> dict[str, TargetProfile]:
     return profiles
 
 
+@functools.lru_cache(maxsize=8)
 def load_significance(path: str | Path | None = None) -> SignificanceRules:
+    """The `[significance]` rules, read once per file (every ranking asks for them)."""
     path = Path(path) if path else _catalog_dir() / "targets.toml"
     entry = _read_toml(path).get("significance", {})
     unknown = [k for k in entry if k not in SignificanceRules.__dataclass_fields__]

@@ -44,6 +44,7 @@ from advisor._errors import (
     did_you_mean,
     shown,
 )
+from advisor._hardware import megabytes_from_env
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".xlsx")
 TASKS = ("binary", "multiclass", "regression")
@@ -232,18 +233,10 @@ def load_table(
     return _tidy(frame, label, notes), label
 
 
-def _max_expanded_bytes() -> int:
-    raw = os.environ.get(MAX_EXPANDED_ENV)
-    try:
-        return int(float(raw) * 1e6) if raw else DEFAULT_MAX_EXPANDED_MB * 1_000_000
-    except ValueError:
-        raise FileTooLarge(f"{MAX_EXPANDED_ENV}={raw!r} is not a number of megabytes; set it to e.g. 4096.") from None
-
-
 def _check_expanded(opener: Path | io.BytesIO, suffix: str, label: str) -> None:
     """Refuse a compressed file that expands past the cap, counting its bytes as they stream
     (never holding them): gzip CSV by decompressing it once, xlsx by its members' sizes."""
-    cap = _max_expanded_bytes()
+    cap = megabytes_from_env(MAX_EXPANDED_ENV, DEFAULT_MAX_EXPANDED_MB, FileTooLarge)
 
     def too_large() -> FileTooLarge:
         return FileTooLarge(

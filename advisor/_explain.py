@@ -80,8 +80,16 @@ def join_names(names: Sequence[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+# Energy and cost are estimates from measured CPU time (see their `method`); the card says so.
+ESTIMATED = ("energy", "cost")
+
+
+def figure_label(metric: str) -> str:
+    return f"{metric} (estimated)" if metric in ESTIMATED else metric
+
+
 def figure_phrase(metric: str, column: str, a: float, b: float) -> str:
-    return f"{metric} {format_figure(a, column)} against {format_figure(b, column)}"
+    return f"{figure_label(metric)} {format_figure(a, column)} against {format_figure(b, column)}"
 
 
 def tie_break_note(
@@ -137,8 +145,8 @@ def significant_note(pick, top, feasible, figures, practical_values, significanc
             column = objs[m].column
             reason = significance.reasons.get(m, "")
             parts.append(
-                f"{m}: {format_figure(best.get(column), column)} against {format_figure(other.get(column), column)}"
-                + (f" ({reason})" if reason else "")
+                f"{figure_label(m)}: {format_figure(best.get(column), column)} against "
+                f"{format_figure(other.get(column), column)}" + (f" ({reason})" if reason else "")
             )
     if not parts:
         return ""
@@ -158,7 +166,8 @@ def level_note(unfloored, pick, feasible, figures, raw, significance, objs) -> s
         beyond = (min(a, b) >= level) if objs[m].higher_is_better else (max(a, b) <= level)
         if better and beyond:
             column = objs[m].column
-            parts.append(f"{m} ({format_figure(a, column)} against {format_figure(b, column)})")
+            estimated = ", estimated" if m in ESTIMATED else ""
+            parts.append(f"{m} ({format_figure(a, column)} against {format_figure(b, column)}{estimated})")
             levels.append(f"{m} {'above' if objs[m].higher_is_better else 'under'} {format_figure(level, column)}")
     if not parts:
         return ""
@@ -294,11 +303,11 @@ def compare(
             volume = volume_text(predictions_per_month)
             difference = abs(month_a - month_b)
             parts.append(
-                f"cost {money(difference)} {word} a month at {volume} predictions"
+                f"estimated cost {money(difference)} {word} a month at {volume} predictions"
                 if difference >= 0.01
-                else f"cost within $0.01 a month at {volume} predictions"
+                else f"estimated cost within $0.01 a month at {volume} predictions"
             )
             parts[-1] += f" ({ratio('usd_per_million', 'lower', 'higher')})"
         else:
-            parts.append(f"cost {ratio('usd_per_million', 'lower', 'higher')}")
+            parts.append(f"estimated cost {ratio('usd_per_million', 'lower', 'higher')}")
     return f"Against {label}, {other['name']}: " + "; ".join(parts) + "."

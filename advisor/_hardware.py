@@ -183,3 +183,13 @@ def default_memory_limit_bytes() -> int | None:
     runaway candidate with a clear reason before the kernel's out-of-memory killer picks a victim."""
     total = memory_bytes()
     return int(total * 0.8) if total else None
+
+
+def megabytes_from_env(name: str, default_mb: float, error: type[Exception]) -> int:
+    """A byte cap a user sets in megabytes through an environment variable (`default_mb` when
+    unset); anything but a number is `error` in one sentence."""
+    raw = os.environ.get(name)
+    try:
+        return int(float(raw) * 1e6) if raw else int(default_mb * 1e6)
+    except ValueError:
+        raise error(f"{name}={raw!r} is not a number of megabytes; set it to e.g. 4096.") from None

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from advisor._catalog import HOURS_PER_MONTH, TargetProfile, get_target, load_significance
+from advisor._catalog import TargetProfile, get_target
 from advisor._measure import (
     HIGHER_IS_BETTER,
     BatchMeasurement,
@@ -24,7 +24,9 @@ from advisor._measure import (
     cost_per_million,
     energy_per_1k,
 )
-from advisor._pareto import Recommendation, Significance, parse_limits, parse_priorities, recommend
+from advisor._pareto import Recommendation, parse_limits, parse_priorities, recommend
+from advisor._significance import Significance, paired_ties, significance_for
+from advisor._stability import Stability, stability
 
 RESULTS_VERSION = 1
 # A text cell starting with one of these is run as a formula by spreadsheets (OWASP: CSV injection).
@@ -118,48 +120,6 @@ def _load(cls: type, data: Mapping[str, Any] | None) -> Any:
         return None
     names = {f.name for f in fields(cls)}
     return cls(**{k: _frozen(v) for k, v in data.items() if k in names})
-
-
-def significance_for(profile: TargetProfile) -> Significance:
-    """Levels, in leaderboard units, below which a difference on this target is not noticed."""
-    rules = load_significance()
-    volume = max(profile.predictions_per_month, 1.0)
-    monthly_price = profile.usd_per_hour * HOURS_PER_MONTH
-    cost_month = max(rules.cost_usd_per_month, rules.cost_fraction_of_monthly_price * monthly_price)
-    levels = {
-        "latency": profile.latency_p99_ms * rules.latency_fraction_of_expected_p99,
-        "size": profile.memory_budget_mb * 1e6 * rules.size_fraction_of_memory_budget,
-        "cost": cost_month / volume * 1e6,
-        "throughput": profile.peak_rows_per_s,
-    }
-    reasons = {
-        "latency": f"p99 under {levels['latency']:.3g} ms counts as equal on a {profile.name}: {rules.latency_reason}",
-        "size": (f"sizes under {levels['size'] / 1e6:.3g} MB count as equal on a {profile.name}: {rules.size_reason}"),
-        "cost": (
-            f"costs under ${cost_month:.3g} a month at {volume:,.0f} predictions a month count as equal: "
-            f"{rules.cost_reason}"
-        ),
-        "throughput": (
-            f"throughput above {profile.peak_rows_per_s:,.0f} rows/s (the expected peak on a {profile.name}) "
-            f"counts as fully good: {rules.throughput_reason}"
-        ),
-    }
-    if profile.energy_budget_j_per_month:
-        per_1k = profile.energy_budget_j_per_month * rules.energy_fraction_of_budget / volume * 1000
-        levels["energy"] = per_1k
-        reasons["energy"] = (
-            f"energy under {per_1k:.3g} J per 1,000 predictions counts as equal on a {profile.name}: "
-            f"{rules.energy_reason}"
-        )
-    return Significance(
-        levels=levels,
-        reasons=reasons,
-        tie_confidence=rules.tie_confidence,
-        broken_gain_fraction=rules.broken_gain_fraction,
-        quality_equal_error_ratio=rules.quality_equal_error_ratio,
-        predictions_per_month=volume,
-        target_name=profile.name,
-    )
 
 
 @dataclass
@@ -260,6 +220,9 @@ class Run:
     # Would more rows help? The reference candidate's test quality at 25, 50 and 100% of the
     # training rows (see `advisor._run.learning_curve`); None when it was not measured.
     learning_curve: dict[str, Any] | None = None
+    # (recommendation, draws, result) of the last stability sweep: the card and results.json both
+    # ask for it, and it re-ranks a few hundred times.
+    _stability: tuple[Any, int, Any] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -373,14 +336,13 @@ class Run:
         )
         return self.recommendation
 
-    def stability(self, draws: int = 200) -> Any:
+    def stability(self, draws: int = 200) -> Stability | None:
         """How firm the pick is: weight ranges and timing-noise redraws (`advisor._stability`)."""
-        from advisor._pareto import paired_ties
-        from advisor._stability import stability
-
         recommendation = self.recommendation or self.rank()
         if recommendation.key is None:
             return None
+        if self._stability is not None and self._stability[0] is recommendation and self._stability[1] == draws:
+            return self._stability[2]
         baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
         significance = self.significance()
         ties = paired_ties(self.replicates(), significance.tie_confidence)
@@ -408,7 +370,9 @@ class Run:
                     c.latency.round_p99_ms if c.latency else None,
                     batch.round_rows_per_s if batch else None,
                 )
-        return stability(self.records(), recommendation.weights, recommendation.key, rank, rounds, draws)
+        found = stability(self.records(), recommendation.weights, recommendation.key, rank, rounds, draws)
+        self._stability = (recommendation, draws, found)
+        return found
 
     def rerank(
         self,

@@ -46,6 +46,7 @@ print(refused)
 
 
 def csv_bomb(path: Path, mib: int) -> Path:
+    """A gzip CSV of small numeric rows that expands to about `mib` MiB."""
     rows = b"1,2,3,4,5,6,7,8,9,0\n" * (1 << 16)
     with gzip.open(path, "wb", compresslevel=1) as out:
         out.write(b"a,b,c,d,e,f,g,h,i,j\n")
@@ -54,9 +55,11 @@ def csv_bomb(path: Path, mib: int) -> Path:
     return path
 
 
-def artifact_bomb(path: Path, mib: int) -> Path:
+def artifact_bomb(path: Path, mib: int, listed: bool = True) -> Path:
+    """An artifact zip whose model member expands to `mib` MiB of zeros (`listed`: in its manifest)."""
     zeros = b"\0" * (16 << 20)
-    manifest = {"format": FORMAT, "version": FORMAT_VERSION, "files": {"predictor.joblib": "0" * 64}}
+    files = {"predictor.joblib": "0" * 64} if listed else {}
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, "files": files}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("manifest.json", json.dumps(manifest))
         with archive.open("predictor.joblib", "w", force_zip64=True) as member:
