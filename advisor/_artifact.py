@@ -1,10 +1,13 @@
-"""The deployable artifact: one zip file, verified before anything in it is unpickled.
+"""The deployable artifact: one zip file, verified before anything in it is read, and holding no pickle.
 
 Contents (every file's SHA-256 is in `manifest.json`):
-- `predictor.joblib`: the fitted preprocessing and the model in its stored form (joblib for
-  scikit-learn and LightGBM; for torch networks the architecture and the weights in their
-  stored codec: fp32, fp16, int8 codes, packed bits, compressed). The very bytes the advisor
+- the model, stored without pickle (see `_modelfile`): `model.json` (the fitted preprocessing
+  and the model as a tree of plain values naming only allow-listed classes), `model.npz` (the
+  arrays: weights, tree nodes, scales, packed codes, read with `allow_pickle=False`) and
+  `lightgbm-<n>.txt` (boosters in LightGBM's text format). Torch networks are stored in their
+  codec's form (fp32, fp16, int8 codes, packed bits, compressed). The very bytes the advisor
   timed.
+- `preprocessing.json`: the fitted preprocessing in plain numbers, for a runtime other than Python.
 - `schema.json`: the input columns with their roles, types, categories seen in training and
   numeric medians; the target, task and classes.
 - `metrics.json`: the candidate's measurements, each with its method; the run's data summary,
@@ -13,18 +16,21 @@ Contents (every file's SHA-256 is in `manifest.json`):
 - `MODEL_CARD.md`: data, task, metrics, intended use and limits, in plain words.
 
 A binary predictor applies a decision threshold chosen on the validation split (see
-`_threshold`): `metrics.json`, the model card and an export's `preprocessing.json` state it as a
-`decision` rule, so a runtime that only has the probabilities (ONNX) can apply it too.
+`_threshold`): `metrics.json`, the model card and `preprocessing.json` state it as a `decision`
+rule, so a runtime that only has the probabilities (ONNX) can apply it too.
 
 `load_artifact` checks the manifest's digests (and, when `ADVISOR_ARTIFACT_KEY` is set, an
-HMAC over the manifest) before it reads the pickle: a changed byte is refused with one sentence.
+HMAC over the manifest) before it reads the model: a changed byte is refused with one sentence.
+A digest catches damage, not an author: what makes a hostile artifact harmless is that loading
+creates only allow-listed classes from plain values. Artifacts written before format 2
+(`predictor.joblib`, a pickle) and plug-in models that can only be pickled load only with
+`trust=True`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import os
 import platform
@@ -40,17 +46,19 @@ import numpy as np
 from advisor._encoder import MISSING, _CategoricalBlock
 from advisor._errors import AdvisorError, InputSchemaError
 from advisor._hardware import megabytes_from_env
+from advisor._modelfile import is_model_member, load_model_files
 from advisor._predictor import Predictor
 
 FORMAT = "advisor-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: the model pickled by joblib, loaded only with trust=True
 KEY_ENV = "ADVISOR_ARTIFACT_KEY"
 # An artifact's files are read through a cap on their expanded size, so a small zip that expands
 # to gigabytes (a decompression bomb) is refused before it fills memory.
 MAX_EXPANDED_ENV = "ADVISOR_MAX_ARTIFACT_MB"
 DEFAULT_MAX_EXPANDED_MB = 2048
 MANIFEST_MAX_BYTES = 1_000_000
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "joblib")
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch")
 
 
 class ArtifactError(AdvisorError):
@@ -108,6 +116,11 @@ def input_schema(predictor: Predictor) -> dict[str, Any]:
 
 
 def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
+    """MODEL_CARD.md. Every string from the user or the run (names, labels, notes) is escaped for
+    markdown: identifiers as code spans no backtick can close, prose as literal text."""
+    from advisor._report import markdown_code as code
+    from advisor._report import markdown_text as text
+
     run = metrics.get("run", {})
     dataset = run.get("dataset", {})
     candidate = metrics.get("candidate", {})
@@ -115,21 +128,23 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     latency = candidate.get("latency") or {}
     size = candidate.get("size") or {}
     lines = [
-        f"# Model card: {predictor.name}",
+        f"# Model card: {text(predictor.name)}",
         "",
-        f"- Candidate: `{predictor.key}` ({candidate.get('family', '?')}), from advisor run "
-        f"`{run.get('run_id', '?')}`.",
-        f"- Task: {predictor.task}, predicting `{predictor.target}` from {len(predictor.input_columns)} columns.",
-        f"- Trained on: {dataset.get('name', '?')} ({dataset.get('rows', '?')} rows; 60% train, 20% validation, "
-        "20% test, split with a fixed seed).",
+        f"- Candidate: {code(predictor.key)} ({text(candidate.get('family', '?'))}), from advisor run "
+        f"{code(run.get('run_id', '?'))}.",
+        f"- Task: {text(predictor.task)}, predicting {code(predictor.target)} from {len(predictor.input_columns)} "
+        "columns.",
+        f"- Trained on: {text(dataset.get('name', '?'))} ({text(dataset.get('rows', '?'))} rows; 60% train, "
+        "20% validation, 20% test, split with a fixed seed).",
     ]
     if candidate.get("parent"):
-        lines.append(f"- Derived from `{candidate['parent']}` by `{candidate.get('compression')}`.")
+        lines.append(f"- Derived from {code(candidate['parent'])} by {code(candidate.get('compression'))}.")
     decision = decision_rule(predictor)
     if decision is not None and "threshold" in decision:
         lines.append(
-            f"- Decision: predicts '{decision['positive_class']}' when its probability is at least "
-            f"{decision['threshold']:.4g}, otherwise '{decision['negative_class']}' ({decision['method']}); "
+            f"- Decision: predicts '{text(decision['positive_class'])}' when its probability is at least "
+            f"{decision['threshold']:.4g}, otherwise '{text(decision['negative_class'])}' "
+            f"({text(decision['method'])}); "
             "`predict_proba` gives the probabilities themselves."
         )
     elif decision is not None:
@@ -137,21 +152,24 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     lines += ["", "## Measured", ""]
     labels_at = " (labels at the decision threshold above)" if decision and "threshold" in decision else ""
     for name, value in quality.items():
-        lines.append(f"- {name}: {value:.4f} on the held-out test split{labels_at if name in _LABEL_METRICS else ''}")
+        labels = labels_at if name in _LABEL_METRICS else ""
+        lines.append(f"- {text(name)}: {value:.4f} on the held-out test split{labels}")
     if latency:
         lines.append(f"- one-row latency (1 thread): p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
     if size:
         lines.append(f"- size: {size['serialized_bytes']:,} bytes stored, {size['params']:,} parameters")
     hardware = run.get("hardware", {})
     if hardware:
-        lines.append(f"- measured on: {hardware.get('cpu_model')}, {hardware.get('usable_cpus')} usable CPUs")
+        lines.append(
+            f"- measured on: {text(hardware.get('cpu_model'))}, {text(hardware.get('usable_cpus'))} usable CPUs"
+        )
     lines += [
         "",
         "How each figure was obtained is in `metrics.json` (the `method` of each measurement).",
         "",
         "## Intended use",
         "",
-        f"Predicting `{predictor.target}` for rows like the training data, with the same columns and meanings. "
+        f"Predicting {code(predictor.target)} for rows like the training data, with the same columns and meanings. "
         "Load with `advisor.load_artifact(path)`; `predict` accepts a DataFrame, a list of dicts or one dict.",
         "",
         "## Limits",
@@ -164,7 +182,7 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
         "(`python -m advisor measure` measures an artifact on the target machine).",
     ]
     for warning in dataset.get("warnings", []):
-        lines.append(f"- Data note: {warning}")
+        lines.append(f"- Data note: {text(warning)}")
     return "\n".join(lines) + "\n"
 
 
@@ -233,16 +251,19 @@ def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
 
 def write_artifact(
     path: str | Path,
-    predictor_bytes: bytes,
+    model: Mapping[str, bytes],
     predictor: Predictor,
     metrics: Mapping[str, Any],
     extra: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write the zip (atomically: a partial file never replaces a good one)."""
+    """Write the zip with the model's members (`Predictor.to_files()`) atomically: it is written
+    under a temporary name and renamed, so a partial file never replaces a good one, and the
+    temporary file is removed when the write fails (a full disk)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     files = {
-        "predictor.joblib": predictor_bytes,
+        **dict(model),
+        "preprocessing.json": json.dumps(preprocessing_spec(predictor), indent=2).encode(),
         "schema.json": json.dumps(input_schema(predictor), indent=2).encode(),
         "metrics.json": json.dumps(dict(metrics, decision=decision_rule(predictor)), indent=2, default=str).encode(),
         "versions.json": json.dumps(versions(), indent=2).encode(),
@@ -257,15 +278,19 @@ def write_artifact(
         "files": {name: _sha256(data) for name, data in files.items()},
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("manifest.json", manifest_bytes)
-        signature = _signature(manifest_bytes)
-        if signature:
-            archive.writestr("manifest.hmac", signature)
-        for name, data in files.items():
-            archive.writestr(name, data)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", manifest_bytes)
+            signature = _signature(manifest_bytes)
+            if signature:
+                archive.writestr("manifest.hmac", signature)
+            for name, data in files.items():
+                archive.writestr(name, data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -452,7 +477,7 @@ def read_verified(path: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
                     raise ValueError("not an object")
             except (KeyError, ValueError):
                 raise ArtifactError(f"'{label}' has no readable manifest, so it is not an advisor artifact.") from None
-            if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+            if manifest.get("format") != FORMAT or manifest.get("version") not in READABLE_VERSIONS:
                 raise ArtifactError(
                     f"'{label}' is format {manifest.get('format')!r} version {manifest.get('version')!r}; "
                     f"this advisor reads {FORMAT} version {FORMAT_VERSION}."
@@ -503,17 +528,29 @@ def read_verified(path: str | Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     return contents, manifest
 
 
-def load_artifact(path: str | Path) -> Artifact:
-    """Verify an exported artifact and load it. Only after the digests match is the pickle read."""
-    import joblib
-
+def load_artifact(path: str | Path, trust: bool = False) -> Artifact:
+    """Verify an exported artifact and load it: the digests first, then the model, which creates
+    only allow-listed classes from plain values and arrays. A pickle inside (an artifact from
+    before format 2, or a plug-in model) is read only with `trust=True`: loading a pickle can run
+    any code, so give it only for artifacts you or your own run produced."""
     contents, manifest = read_verified(path)
-    predictor = joblib.load(io.BytesIO(contents["predictor.joblib"]))
-    if not isinstance(predictor, Predictor):
-        raise ArtifactError(f"'{Path(path).name}' does not hold an advisor predictor; export one from a run.")
+    predictor = load_model_files(contents, Path(path).name, trust=trust)
     return Artifact(
         predictor, json.loads(contents["schema.json"]), json.loads(contents["metrics.json"]), manifest, str(path)
     )
+
+
+def model_members(contents: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The members of an artifact that hold its model."""
+    return {name: data for name, data in contents.items() if is_model_member(name)}
+
+
+def model_digest(contents: Mapping[str, bytes]) -> str:
+    """One SHA-256 over the model's members (names and bytes): the same model gives the same digest."""
+    digest = hashlib.sha256()
+    for name, data in sorted(model_members(contents).items()):
+        digest.update(name.encode() + b"\0" + _sha256(data).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def synthetic_rows(predictor: Predictor, n: int = 200, seed: int = 0) -> Any:
@@ -544,8 +581,6 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
     answers; `preprocessing.json` describes the preprocessing in plain numbers; `export.json`
     says whether ONNX was written, and why not when not.
     """
-    import joblib
-
     from advisor._errors import UnknownKey, did_you_mean
 
     keys = [c.key for c in run.candidates]
@@ -558,8 +593,11 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
             "choose a trained or measured candidate."
         )
     contents, _ = read_verified(candidate.artifact)
-    predictor = joblib.load(io.BytesIO(contents["predictor.joblib"]))
-    extra: dict[str, bytes] = {"preprocessing.json": json.dumps(preprocessing_spec(predictor), indent=2).encode()}
+    # The run's own store: a plug-in model or an artifact of an older run may be pickled (trusted
+    # here, as the run wrote it). What is exported is stored without pickle wherever the model allows.
+    predictor = load_model_files(contents, Path(candidate.artifact).name, trust=True)
+    model = model_members(contents) if "model.json" in contents else predictor.to_files()
+    extra: dict[str, bytes] = {}
     report: dict[str, Any] = {"onnx": None}
     if onnx:
         from advisor._onnx import NoOnnx, onnx_export
@@ -580,4 +618,4 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
         except NoOnnx as exc:
             report["onnx_skipped"] = str(exc)
     extra["export.json"] = json.dumps(report, indent=2).encode()
-    return write_artifact(out, contents["predictor.joblib"], predictor, json.loads(contents["metrics.json"]), extra)
+    return write_artifact(out, model, predictor, json.loads(contents["metrics.json"]), extra)

@@ -319,13 +319,15 @@ def measure_quality(
 
 
 def measure_size(
-    artifact_bytes: bytes, params: int, weight_bytes: int | None = None, nonzero_weights: int | None = None
+    model_files: Mapping[str, bytes], params: int, weight_bytes: int | None = None, nonzero_weights: int | None = None
 ) -> SizeMeasurement:
+    """The model as stored: the artifact members that hold it (`_modelfile`), preprocessing included."""
     method = (
-        "serialized_bytes: the saved artifact (joblib, preprocessing included) on disk; "
-        "gzip_bytes: that file through gzip -9; params: model weights, or nodes for trees "
-        "(preprocessing state not counted)"
+        "serialized_bytes: the stored model (model.json, model.npz and any LightGBM text: preprocessing "
+        "included, no pickle); gzip_bytes: those bytes through gzip -9; params: model weights, or nodes for "
+        "trees (preprocessing state not counted)"
     )
+    artifact_bytes = b"".join(data for _, data in sorted(model_files.items()))
     if weight_bytes is not None:
         method += (
             "; weight_bytes: the network's weights, scales and biases in their stored form (packed bits, "

@@ -6,12 +6,10 @@ predictions out, preprocessing included.
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 from advisor._encoder import TabularEncoder
@@ -159,24 +157,21 @@ class Predictor:
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_compiled_paths"}  # rebuilt on first use
 
-    def to_bytes(self) -> bytes:
-        """The predictor as joblib bytes (what an artifact's predictor.joblib holds)."""
-        import io
+    def to_files(self) -> dict[str, bytes]:
+        """The predictor as artifact members without pickle (see `_modelfile`)."""
+        from advisor._modelfile import model_files
 
-        self.saved_with = {"python": platform.python_version(), "numpy": np.__version__}
-        buffer = io.BytesIO()
-        joblib.dump(self, buffer, compress=0)
-        return buffer.getvalue()
+        return model_files(self)
 
 
-def load_predictor(path: str | Path) -> Predictor:
+def load_predictor(path: str | Path, trust: bool = False) -> Predictor:
     """The predictor inside an exported artifact (.zip), after its digests are checked.
 
-    Artifacts are the only files the advisor unpickles, and only once verified."""
+    Nothing is unpickled unless `trust` is given (see `_modelfile`)."""
     from advisor._artifact import ArtifactError, load_artifact
 
     if Path(path).suffix != ".zip":
         raise ArtifactError(
             f"'{Path(path).name}' is not an advisor artifact (.zip); export one with 'python -m advisor export'."
         )
-    return load_artifact(path).predictor
+    return load_artifact(path, trust=trust).predictor

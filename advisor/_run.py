@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from advisor import _hardware
-from advisor._artifact import Artifact, load_artifact, write_artifact
+from advisor._artifact import Artifact, load_artifact, model_members, write_artifact
 from advisor._backend import DaskBackend, LocalBackend, make_backend
 from advisor._catalog import CandidateSpec, Registry, TargetProfile, get_target, load_candidates
 from advisor._data import Dataset, Split, load_dataset, split_dataset
@@ -46,7 +46,7 @@ from advisor._worker import (
     CandidateOutput,
     CandidateTask,
     RunContext,
-    _predictor_from_bytes,
+    predictor_from_files,
     train_candidate,
 )
 
@@ -254,7 +254,8 @@ def advise(
     run.settings["backend"] = backend.describe()
     if measure_on:
         _check_worker(backend, measure_on)
-    stored: dict[str, tuple[bytes, Predictor]] = {}  # each artifact's predictor, to rewrite with final figures
+    # each artifact's model files and predictor, to rewrite with the final figures
+    stored: dict[str, tuple[dict[str, bytes], Predictor]] = {}
     if _resumed is None:
         store.create_run(run_id, _header(run))
         store.save_input(run_id, dataset.frame)
@@ -427,7 +428,7 @@ def _spec_from_dict(entry: Mapping[str, Any]) -> CandidateSpec:
     return CandidateSpec(**{**entry, "requires": tuple(entry["requires"]), "uses": tuple(entry["uses"])})
 
 
-def _reload_finished(run: Run, stored: dict[str, tuple[bytes, Predictor]]) -> None:
+def _reload_finished(run: Run, stored: dict[str, tuple[dict[str, bytes], Predictor]]) -> None:
     """A resumed run's committed candidates, back from their verified artifacts."""
     from advisor._artifact import read_verified
 
@@ -436,8 +437,9 @@ def _reload_finished(run: Run, stored: dict[str, tuple[bytes, Predictor]]) -> No
             continue
         try:
             files, _ = read_verified(result.artifact or "")
-            predictor_bytes = files["predictor.joblib"]
-            stored[result.key] = (predictor_bytes, _predictor_from_bytes(predictor_bytes))
+            predictor = predictor_from_files(files)  # the run's own store: trusted, as it wrote them
+            # a store from before format 2 holds pickles: what is rewritten from here on holds none
+            stored[result.key] = (model_members(files) if "model.json" in files else predictor.to_files(), predictor)
             result.status = "trained"  # timed again with the others
         except Exception as exc:
             fresh = CandidateResult(
@@ -626,7 +628,7 @@ def _train_all(
     budget_s: float | None,
     phases: dict[str, float],
     options: Mapping[str, Any],
-    stored: dict[str, tuple[bytes, Predictor]],
+    stored: dict[str, tuple[dict[str, bytes], Predictor]],
     backend: LocalBackend | DaskBackend,
 ) -> dict[str, Artifact]:
     """Every candidate through the backend (isolated child processes here, or a Dask cluster),
@@ -647,7 +649,7 @@ def _train_all(
     artifacts = store.artifact_dir(run.run_id)
     predictors: dict[str, Artifact] = {}  # loaded back from disk: what is timed is what is deployed
     for key in stored:
-        predictors[key] = load_artifact(run.candidate(key).artifact or "")
+        predictors[key] = load_artifact(run.candidate(key).artifact or "", trust=True)  # its own store
     specs_by_key = {s.key: s for s in specs}
     position = {s.key: i for i, s in enumerate(specs)}
     total = len(specs)
@@ -766,7 +768,7 @@ def _accept(
     finished: Finished,
     artifacts: Path,
     first_record: dict[str, Any],
-    stored: dict[str, tuple[bytes, Predictor]],
+    stored: dict[str, tuple[dict[str, bytes], Predictor]],
     predictors: dict[str, Artifact],
 ) -> None:
     """A trained candidate's figures into its result; its artifact written and loaded back."""
@@ -784,15 +786,15 @@ def _accept(
     result.runtime = output.runtime
     result.quality = output.quality
     result.size = output.size
-    predictor = _predictor_from_bytes(output.predictor_bytes)
+    predictor = predictor_from_files(output.model_files)
     path = artifacts / f"{spec.key}.zip"
-    write_artifact(path, output.predictor_bytes, predictor, _artifact_metrics(run, result))
+    write_artifact(path, output.model_files, predictor, _artifact_metrics(run, result))
     result.artifact = str(path)
     loaded, load_ms, first_ms = _load_warm(path, first_record)
     result.startup = _warm_startup(load_ms, first_ms)
     result.status = "trained"
     result.wall_s["save_load"] = time.perf_counter() - saved_at
-    stored[spec.key] = (output.predictor_bytes, predictor)
+    stored[spec.key] = (output.model_files, predictor)
     predictors[spec.key] = loaded
 
 
@@ -828,7 +830,7 @@ def _warm_startup(load_ms: float, first_ms: float) -> StartupMeasurement:
         peak_predict_bytes=None,
         peak_batch_rows=None,
         method=(
-            "load_ms: load_artifact (SHA-256 check of every file, then joblib.load) plus the first "
+            "load_ms: load_artifact (SHA-256 check of every file, then the model rebuilt) plus the first "
             "prediction of one row, in this process with its libraries already imported (median of 3; "
             "file in the page cache)"
         ),
@@ -840,7 +842,7 @@ def _load_warm(path: Path, record: dict[str, Any]) -> tuple[Artifact, float, flo
     artifact = None
     for _ in range(3):
         start = time.perf_counter()
-        artifact = load_artifact(path)
+        artifact = load_artifact(path, trust=True)  # written by this run
         loaded = time.perf_counter()
         artifact.predict(record)
         loads.append(loaded - start)
@@ -864,12 +866,12 @@ def _artifact_metrics(run: Run, result: CandidateResult) -> dict[str, Any]:
     }
 
 
-def _refresh_artifacts(run: Run, stored: Mapping[str, tuple[bytes, Predictor]]) -> None:
-    """Rewrite each artifact with its final measurements (the predictor bytes do not change)."""
-    for key, (predictor_bytes, predictor) in stored.items():
+def _refresh_artifacts(run: Run, stored: Mapping[str, tuple[dict[str, bytes], Predictor]]) -> None:
+    """Rewrite each artifact with its final measurements (the model's bytes do not change)."""
+    for key, (model_files, predictor) in stored.items():
         result = run.candidate(key)
         if result.artifact:
-            write_artifact(result.artifact, predictor_bytes, predictor, _artifact_metrics(run, result))
+            write_artifact(result.artifact, model_files, predictor, _artifact_metrics(run, result))
 
 
 @dataclass
@@ -897,7 +899,7 @@ class TimedFigures:
 def measure_candidates(task: TimingTask, report: Callable[[str], None]) -> dict[str, TimedFigures]:
     """The timing phase, run in its own process: every artifact loaded from disk (what is timed is
     what a user deploys), then interleaved by the one timer (see `_timing`)."""
-    predictors = {key: load_artifact(path) for key, path in task.artifacts.items()}
+    predictors = {key: load_artifact(path, trust=True) for key, path in task.artifacts.items()}  # this run's
     keys = list(predictors)
     calls = {k: predictors[k].predict for k in keys}
     setters = [p.set_threads for p in predictors.values()]
@@ -1268,7 +1270,7 @@ def _cold_start(runtime: str, results: list[CandidateResult], rows_file: str) ->
             method=(
                 result.startup.method + "; cold_start_ms: a fresh Python process (1 thread): interpreter start and "
                 f"imports for the {runtime} runtime (cold_import_ms, timed once per runtime from spawn), plus "
-                "this artifact's own load_artifact (digest check and joblib.load: cold_load_ms) and first row "
+                "this artifact's own load_artifact (digest check and model rebuilt: cold_load_ms) and first row "
                 "(cold_first_row_ms) in that "
                 f"process ({'the first' if position == 0 else f'number {position + 1}'} of {len(results)} "
                 "loaded there; the first also pays one-time library initialisation); load_rss_bytes: resident "

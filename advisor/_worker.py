@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import io
 import platform
 import socket
 import time
@@ -28,6 +27,7 @@ from advisor._catalog import CandidateSpec
 from advisor._compress import teacher_agreement
 from advisor._encoder import TabularEncoder
 from advisor._measure import QualityMeasurement, SizeMeasurement, measure_quality, measure_size
+from advisor._modelfile import load_model_files
 from advisor._models import BUILDERS, TrainContext
 from advisor._predictor import Predictor
 from advisor._threshold import choose_threshold
@@ -61,7 +61,7 @@ class CandidateTask:
     spec: CandidateSpec
     specs: dict[str, CandidateSpec]
     context: RunContext | str  # the context, or the path of a joblib file holding it
-    dependencies: dict[str, bytes] = field(default_factory=dict)  # predictor bytes of what it derives from
+    dependencies: dict[str, dict[str, bytes]] = field(default_factory=dict)  # model files of what it derives from
     device: str = "cpu"
     threads: int = 1
     options: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +70,7 @@ class CandidateTask:
 
 @dataclass
 class CandidateOutput:
-    predictor_bytes: bytes
+    model_files: dict[str, bytes]  # the predictor stored without pickle (`_modelfile`)
     quality: QualityMeasurement
     size: SizeMeasurement
     train_s: float
@@ -117,8 +117,9 @@ def load_context(context: RunContext | str) -> RunContext:
     return joblib.load(context) if isinstance(context, str) else context
 
 
-def _predictor_from_bytes(data: bytes) -> Predictor:
-    return joblib.load(io.BytesIO(data))  # bytes this run produced, never user input
+def predictor_from_files(files: dict[str, bytes]) -> Predictor:
+    """A predictor this run stored (trusted: a plug-in model may be pickled; see `_modelfile`)."""
+    return load_model_files(files, "this run's candidate", trust=True)
 
 
 def worker_description() -> dict[str, Any]:
@@ -149,7 +150,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     """Train one candidate, verify its fast path, score it on the test split and size it."""
     context = load_context(task.context)
     spec = task.spec
-    models = {key: _predictor_from_bytes(data).model for key, data in task.dependencies.items()}
+    models = {key: predictor_from_files(files).model for key, files in task.dependencies.items()}
     ctx = TrainContext(
         task=context.task,
         n_classes=context.n_classes,
@@ -186,7 +187,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     notes.append(_fast_path_note(check))
     if predictor.threshold_method:
         notes.append(f"decision threshold {predictor.threshold_method}")
-    predictor_bytes = predictor.to_bytes()
+    model_files = predictor.to_files()
     X_test = np.asarray(context.X_test)
     scores = predictor.model.scores(X_test)
     extra = {}
@@ -207,13 +208,13 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
         miss_cost=task.options.get("miss_cost"),
     )
     size = measure_size(
-        predictor_bytes,
+        model_files,
         predictor.param_count(),
         weight_bytes=model.stored_weight_bytes() if hasattr(model, "stored_weight_bytes") else None,
         nonzero_weights=model.nonzero_weights() if hasattr(model, "nonzero_weights") else None,
     )
     return CandidateOutput(
-        predictor_bytes=predictor_bytes,
+        model_files=model_files,
         quality=quality,
         size=size,
         train_s=train_s,

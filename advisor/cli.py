@@ -4,20 +4,59 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
-from advisor._errors import AdvisorError
+from advisor._errors import AdvisorError, shown
 
 EXIT_USER_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE (`advisor list | head`)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character shown as an escape (ESC as \\x1b, CR as \\r, U+202E as
+    \\u202e): a file, column or device name cannot move the cursor, recolour, rewrite or reorder
+    what the terminal shows. The CLI's own line breaks are kept."""
+    if text.isprintable():
+        return text
+    return "\n".join(shown(line, len(line)) for line in text.split("\n"))
+
+
+def _print(text: str = "", file: TextIO | None = None, flush: bool = False) -> None:
+    """Everything the CLI prints goes through here, made terminal-safe."""
+    print(terminal_safe(str(text)), file=file or sys.stdout, flush=flush)
+
+
+def _command(verb: str, *positionals: str, options: Sequence[str] = ()) -> str:
+    """A command line to copy, quoted for a POSIX shell. A run id (or path) that starts with '-'
+    goes after '--', where argparse no longer takes it for an option."""
+    words = ["python -m advisor", verb, *(shlex.quote(o) for o in options)]
+    if any(p.startswith("-") for p in positionals):
+        words.append("--")
+    return " ".join(words + [shlex.quote(p) for p in positionals])
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one sentence, like every other user error."""
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._given = list(sys.argv[1:] if args is None else args)  # for the hint in `error`
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"error: {message}; see '{self.prog} --help'.\n")
+        from advisor._store import is_run_id
+
+        options = {o for action in self._actions for o in action.option_strings}
+        dashed = [a for a in getattr(self, "_given", []) if a.startswith("-") and is_run_id(a) and a not in options]
+        hint = (
+            f"; a run id that starts with '-' goes last, after '--', e.g. '{self.prog} [options] -- {dashed[0]}'"
+            if dashed and any(action.dest == "run" for action in self._actions)  # show, export, report, ...
+            else ""
+        )
+        self.exit(EXIT_USER_ERROR, terminal_safe(f"error: {message}{hint}; see '{self.prog} --help'.") + "\n")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -80,6 +119,12 @@ def _build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--out", required=True, help="where to write the measurement, e.g. device.json")
     measure.add_argument("--name", help="a name for this machine (default: host name and CPU model)")
     measure.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99)")
+    measure.add_argument(
+        "--trust",
+        action="store_true",
+        help="also load a model stored as a Python pickle (artifacts from before format 2, plug-in models): "
+        "a pickle can run any code, so only for artifacts you or your own run produced",
+    )
 
     importer = commands.add_parser("import", help="add a device measurement (from 'measure') to its run")
     importer.add_argument("run", help="the run the artifact came from: a run id or its --out folder")
@@ -194,7 +239,7 @@ def _progress(event: Any) -> None:
         return  # one line per candidate is enough on a terminal
     where = f" [{event.done}/{event.total}]" if event.total else ""
     eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
-    print(f"{event.elapsed_s:7.1f}s{where} {event.message}{eta}", file=sys.stderr, flush=True)
+    _print(f"{event.elapsed_s:7.1f}s{where} {event.message}{eta}", file=sys.stderr, flush=True)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -360,14 +405,46 @@ def _int(value: Any) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a reader that left is noticed while it can be handled
+        return code
+    except BrokenPipeError:
+        # The reader of the output went away (`advisor list | head -1`): stop quietly, like the
+        # shell's own tools. What is still buffered goes to /dev/null, so the interpreter's last
+        # flush at exit cannot fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout is not a file (a test captures it)
+            pass
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from advisor._results import cannot_write, disk_problem
+
     args = _build_parser().parse_args(argv)
     try:
         return _dispatch(args)
     except AdvisorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # the last safety net for a full disk or a read-only folder anywhere
+        problem = disk_problem(exc)
+        if problem is None or isinstance(exc, BrokenPipeError):
+            raise
+        where = exc.filename or "a file"
+        message = (
+            cannot_write(where, exc)
+            if problem == "full"
+            else f"Permission denied for '{where}'; choose a file or folder you can write to, or change its mode."
+        )
+        _print(f"error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("interrupted: candidates finished so far are saved in the run store.", file=sys.stderr)
+        _print("interrupted: candidates finished so far are saved in the run store.", file=sys.stderr)
         return 130
 
 
@@ -404,12 +481,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             row_budget=args.row_budget,
             with_learning_curve=not args.no_learning_curve,
         )
-        print(render(run))
+        _print(render(run))
         if args.out:
-            print(
-                f"\nSaved: {args.out}/results.json (run id {run.run_id}; "
-                f"reopen with: python -m advisor show {args.out})"
-            )
+            _print(f"\nSaved: {args.out}/results.json (run id {run.run_id}; reopen with: {_command('show', args.out)})")
         return 0
     if args.command == "resume":
         run = advisor.resume(
@@ -417,87 +491,99 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         if args.out:
             run.save_json(args.out)
-        print(render(run))
+        _print(render(run))
         return 0
     if args.command == "show":
         run = _opened(args)
-        print(render(run, methods=args.methods))
+        _print(render(run, methods=args.methods))
         return 0
     if args.command == "export":
+        from advisor._results import cannot_write, disk_problem
+
         run = advisor.open_run(args.run, store=args.store)
         key = args.candidate or (run.recommendation.key if run.recommendation else None)
         if key is None:
             raise advisor.ConfigError("This run recommends no candidate; name the one to export.")
-        path = advisor.export(run, key, args.out)
-        print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
-        print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
+        try:
+            path = advisor.export(run, key, args.out)
+        except OSError as exc:  # the zip's own write error does not name it
+            if disk_problem(exc) is None:
+                raise
+            raise cannot_write(args.out, exc) from None
+        _print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
+        _print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
         return 0
     if args.command == "measure":
         import json
-        from pathlib import Path
 
         from advisor._device import measure_artifact
+        from advisor._results import write_file
 
         rows, _ = advisor.load_table(args.rows)
         timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
-        result = measure_artifact(args.artifact, rows, name=args.name, timing=timing)
-        Path(args.out).write_text(json.dumps(result, indent=2))
+        result = measure_artifact(args.artifact, rows, name=args.name, timing=timing, trust=args.trust)
+        write_file(args.out, json.dumps(result, indent=2))
         latency = result["latency"]
-        print(
+        _print(
             f"{result['device']}: {result['artifact']['key']} loads in {result['load_ms']:.1f} ms, one row p50 "
             f"{latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms; written to {args.out}. Import it with: "
-            f"python -m advisor import {result['artifact']['run_id']} {args.out}"
+            f"{_command('import', str(result['artifact']['run_id']), args.out)}"
         )
         return 0
     if args.command == "import":
         from pathlib import Path
 
-        from advisor._device import attach_device, read_device_file
+        from advisor._device import attach_device, check_device_measurement, parse_device_file
 
-        measurement = read_device_file(args.measurement)
+        # What the file is comes first (a foreign file named as the measurement), then the run, then
+        # the measurement's figures.
+        data = parse_device_file(args.measurement)
         run = advisor.open_run(args.run, store=args.store)
+        measurement = check_device_measurement(data, args.measurement)
         key = attach_device(run, measurement)
         folder = Path(args.run)
         if folder.is_dir() and (folder / "results.json").is_file():
             run.save_json(folder)
-        store = advisor.Store(args.store or run.store_root)
-        try:
-            store.load_run(run.run_id)
-            position = [c.key for c in run.candidates].index(key)
-            store.save_candidate(run.run_id, key, position, run.candidate(key).status, run.candidate(key).to_dict())
-        except advisor.RunNotFound:
-            pass
-        print(
+        root = args.store or run.store_root
+        if root is None or Path(root).is_dir():  # a results.json from another machine names a store not here
+            store = advisor.Store(root)
+            try:
+                store.load_run(run.run_id)
+                position = [c.key for c in run.candidates].index(key)
+                result = run.candidate(key)
+                store.save_candidate(run.run_id, key, position, result.status, result.to_dict())
+            except advisor.RunNotFound:
+                pass
+        _print(
             f"Added {measurement['device']}'s figures to {key} in run {run.run_id}; rank on them with: "
-            f'python -m advisor show {args.run} --device "{measurement["device"]}"'
+            f"{_command('show', args.run, options=['--device', measurement['device']])}"
         )
         return 0
     if args.command == "report":
-        from pathlib import Path
+        from advisor._results import write_file
 
         run = _opened(args)
-        path = Path(args.html)
-        path.write_text(advisor.build_report(run), encoding="utf-8")
-        print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
+        path = write_file(args.html, advisor.build_report(run))
+        _print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
         return 0
     if args.command == "list":
         runs = advisor.Store(args.store).list_runs()
         if not runs:
-            print("No runs yet.")
+            _print("No runs yet.")
         for r in runs:
-            print(
+            _print(
                 f"{r['run_id']}  {r['status']:<11} {r['dataset']} -> {r['target']} ({r['task']}), "
                 f"{r['candidates']} candidates, recommended: {r['recommended'] or '-'}"
-                + (f"  (resume with: python -m advisor resume {r['run_id']})" if r["status"] == "interrupted" else "")
+                + (f"  (resume with: {_command('resume', r['run_id'])})" if r["status"] == "interrupted" else "")
             )
         return 0
     registry = advisor.load_candidates()
-    print("Candidates:")
+    _print("Candidates:")
     for spec in registry:
-        print(f"  {spec.key:<16} {spec.family:<9} {spec.name}{'' if spec.default else ' (not in default runs)'}")
-    print("Deployment targets:")
+        _print(f"  {spec.key:<16} {spec.family:<9} {spec.name}{'' if spec.default else ' (not in default runs)'}")
+    _print("Deployment targets:")
     for profile in advisor.load_targets().values():
-        print(
+        _print(
             f"  {profile.key:<10} {profile.name}: ${profile.usd_per_hour}/h, {profile.watts_per_core} W/core, "
             f"{profile.memory_budget_mb} MB budget, p99 <= {profile.latency_p99_ms} ms"
         )

@@ -58,11 +58,11 @@ def csv_bomb(path: Path, mib: int) -> Path:
 def artifact_bomb(path: Path, mib: int, listed: bool = True) -> Path:
     """An artifact zip whose model member expands to `mib` MiB of zeros (`listed`: in its manifest)."""
     zeros = b"\0" * (16 << 20)
-    files = {"predictor.joblib": "0" * 64} if listed else {}
+    files = {"model.npz": "0" * 64} if listed else {}
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, "files": files}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("manifest.json", json.dumps(manifest))
-        with archive.open("predictor.joblib", "w", force_zip64=True) as member:
+        with archive.open("model.npz", "w", force_zip64=True) as member:
             for _ in range(mib // 16):
                 member.write(zeros)
     return path

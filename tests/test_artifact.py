@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import pickle
 import subprocess
 import sys
 import zipfile
@@ -85,13 +85,17 @@ def test_artifact_contents(runs, tmp_path: Path):
         card = archive.read("MODEL_CARD.md").decode()
     assert {
         "manifest.json",
-        "predictor.joblib",
+        "model.json",
+        "model.npz",
+        "lightgbm-0.txt",
+        "preprocessing.json",
         "schema.json",
         "metrics.json",
         "versions.json",
         "MODEL_CARD.md",
     } <= names
     assert set(manifest["files"]) == names - {"manifest.json"}
+    assert not any(name.endswith((".joblib", ".pickle", ".pkl")) for name in names)  # no pickle anywhere
     island = next(c for c in schema["columns"] if c["name"] == "island")
     assert set(island["categories"]) == {"Biscoe", "Dream", "Torgersen"}
     assert schema["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
@@ -104,8 +108,8 @@ def test_a_changed_byte_is_refused(runs, tmp_path: Path):
     path = advisor.export(runs["classification"], "linear", tmp_path / "model.zip")
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("predictor.joblib")
-    data[info.header_offset + 30 + len(info.filename) + info.file_size // 2] ^= 0x01  # inside the pickle
+        info = archive.getinfo("model.npz")
+    data[info.header_offset + 30 + len(info.filename) + info.file_size // 2] ^= 0x01  # inside the weights
     (tmp_path / "tampered.zip").write_bytes(bytes(data))
     with pytest.raises(ArtifactError) as caught:
         advisor.load_artifact(tmp_path / "tampered.zip")
@@ -116,7 +120,7 @@ def test_a_consistently_rebuilt_file_with_other_contents_is_refused(runs, tmp_pa
     path = advisor.export(runs["classification"], "linear", tmp_path / "model.zip")
     with zipfile.ZipFile(path) as archive:
         contents = {name: archive.read(name) for name in archive.namelist()}
-    evil = dict(contents, **{"predictor.joblib": pickle.dumps("not the model")})
+    evil = dict(contents, **{"model.json": b'{"format": "advisor-model", "version": 1, "predictor": null}'})
     with zipfile.ZipFile(tmp_path / "swapped.zip", "w") as archive:  # valid zip, old manifest
         for name, data in evil.items():
             archive.writestr(name, data)
@@ -130,13 +134,13 @@ def test_a_consistently_rebuilt_file_with_other_contents_is_refused(runs, tmp_pa
 
 
 def test_a_signed_artifact_needs_the_same_key(runs, tmp_path: Path, monkeypatch):
-    from advisor._artifact import KEY_ENV, read_verified, write_artifact
+    from advisor._artifact import KEY_ENV, model_members, read_verified, write_artifact
 
     contents, _ = read_verified(runs["classification"].candidate("linear").artifact)
     predictor = advisor.load_artifact(runs["classification"].candidate("linear").artifact).predictor
     monkeypatch.setenv(KEY_ENV, "team-secret")
     signed = write_artifact(
-        tmp_path / "signed.zip", contents["predictor.joblib"], predictor, json.loads(contents["metrics.json"])
+        tmp_path / "signed.zip", model_members(contents), predictor, json.loads(contents["metrics.json"])
     )
     assert (
         advisor.load_artifact(signed).predict(
@@ -274,3 +278,39 @@ def test_onnx_is_written_where_a_converter_exists_and_matches(runs, kind, tmp_pa
         check = compare(model.model, onnx_scores(model.model, onnx, encoded), model.model.scores(encoded))
         assert check["within_tolerance"], (key, check)  # tree ensembles: <= 5% of rows on another branch
         assert report["onnx"]["tolerance_note"]
+
+
+def test_an_artifact_from_before_format_2_loads_only_with_trust_and_exports_without_pickle(tmp_path: Path):
+    """Format 1 pickled the whole predictor (predictor.joblib). Such a file still opens, but only
+    when trust is given; exporting from a run whose store holds one writes format 2, no pickle."""
+    import io
+
+    import joblib
+
+    from advisor._artifact import read_verified
+    from advisor._modelfile import UntrustedPickle, is_model_member, load_model_files
+
+    run = advisor.advise(
+        DATA / "penguins.csv", "species", candidates=["tree"], timing=advisor.QUICK_TIMING, store=tmp_path / "s"
+    )
+    path = Path(run.candidate("tree").artifact)
+    rows = _test_rows(run)
+    expected = list(advisor.load_artifact(path).predict(rows))
+    contents, manifest = read_verified(path)
+    buffer = io.BytesIO()
+    joblib.dump(load_model_files(contents, path.name), buffer)  # what format 1 stored
+    old = {n: d for n, d in contents.items() if not is_model_member(n) and n != "preprocessing.json"}
+    old["predictor.joblib"] = buffer.getvalue()
+    manifest.update(version=1, files={n: hashlib.sha256(d).hexdigest() for n, d in old.items()})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        for name, data in old.items():
+            archive.writestr(name, data)
+
+    with pytest.raises(UntrustedPickle, match=r"before format 2.*trust=True"):
+        advisor.load_artifact(path)
+    assert list(advisor.load_artifact(path, trust=True).predict(rows)) == expected
+    exported = advisor.export(run, "tree", tmp_path / "upgraded.zip", onnx=False)
+    names = set(zipfile.ZipFile(exported).namelist())
+    assert "model.json" in names and "predictor.joblib" not in names
+    assert list(advisor.load_artifact(exported).predict(rows)) == expected  # no trust needed any more

@@ -25,7 +25,7 @@ def test_a_member_past_the_cap_is_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_MAX_ARTIFACT_MB", "64")
     bomb = bombs.artifact_bomb(tmp_path / "bomb.zip", 256)
     assert bomb.stat().st_size < 2_000_000
-    with pytest.raises(ArtifactError, match=r"'predictor.joblib' expands past 64 MB.*ADVISOR_MAX_ARTIFACT_MB"):
+    with pytest.raises(ArtifactError, match=r"'model.npz' expands past 64 MB.*ADVISOR_MAX_ARTIFACT_MB"):
         read_verified(bomb)
 
 

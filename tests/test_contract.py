@@ -92,8 +92,10 @@ def test_every_candidate_trains_predicts_saves_and_loads(spec, kind, built, tmp_
         assert np.isfinite(before.astype(float)).all()
     assert predictor.param_count() >= 1
 
-    path = write_artifact(tmp_path / f"{spec.key}.zip", predictor.to_bytes(), predictor, {})
-    loaded = load_artifact(path).predictor
+    files = predictor.to_files()
+    assert "model.pickle" not in files and set(files) >= {"model.json", "model.npz"}  # stored without pickle
+    path = write_artifact(tmp_path / f"{spec.key}.zip", files, predictor, {})
+    loaded = load_artifact(path).predictor  # trust not given: nothing is unpickled
     after = loaded.predict(split.X_test)
     if dataset.is_classification:
         assert list(after) == list(before)

@@ -14,6 +14,7 @@ import csv
 import gzip
 import hashlib
 import http.client
+import io
 import json
 import pickle
 import re
@@ -308,6 +309,78 @@ def test_an_artifact_is_unpickled_only_after_its_digests_and_signature_check(tra
         _one_sentence(err, name)
     assert not (tmp_path / "d.json").exists()
     assert not marker.exists()
+
+
+def _rebuilt(source: Path, out: Path, version: int = 2, drop: tuple[str, ...] = (), **members: bytes) -> Path:
+    """An attacker's copy of an artifact: members swapped or added, the manifest recomputed to match."""
+    with zipfile.ZipFile(source) as archive:
+        files = {n: archive.read(n) for n in archive.namelist() if n != "manifest.json" and n not in drop}
+    files.update({name.replace("__", "."): data for name, data in members.items()})
+    manifest = json.loads(zipfile.ZipFile(source).read("manifest.json"))
+    manifest.update(version=version, files={n: hashlib.sha256(d).hexdigest() for n, d in files.items()})
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out
+
+
+def test_a_swapped_model_with_a_recomputed_manifest_runs_no_code(trap, tmp_path: Path, capsys):
+    """The manifest catches damage, not an author: what keeps a hostile artifact harmless is that
+    the model is stored without pickle, and a pickle inside is read only with trust=True."""
+    payload, marker = trap
+    run = advisor.advise(
+        DATA / "penguins.csv", "species", candidates=["linear"], timing=advisor.QUICK_TIMING, store=tmp_path / "s"
+    )
+    good = advisor.export(run, "linear", tmp_path / "good.zip", onnx=False)
+    tree = json.loads(zipfile.ZipFile(good).read("model.json"))
+    model_files = ("model.json", "model.npz")
+
+    def tree_naming(name: str) -> bytes:
+        return json.dumps(dict(tree, predictor={"$object": name, "state": {"$map": {}}})).encode()
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([_Trap(marker)], dtype=object), allow_pickle=True)  # a pickle inside an .npy
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w") as inner:
+        inner.writestr("a0.npy", buffer.getvalue())
+    hostile = {
+        # an artifact of format 1: the whole predictor pickled (the trap in its place)
+        "legacy.zip": _rebuilt(good, tmp_path / "legacy.zip", 1, model_files, predictor__joblib=payload),
+        # format 2 claiming a plug-in model that can only be pickled
+        "plugin.zip": _rebuilt(
+            good,
+            tmp_path / "plugin.zip",
+            model__json=json.dumps(dict(tree, predictor={"$pickled": 0, "class": "plugin.Model"})).encode(),
+            model__pickle=payload,
+        ),
+        # classes outside the allow-list, named by the file
+        "system.zip": _rebuilt(good, tmp_path / "system.zip", model__json=tree_naming("os.system")),
+        "eval.zip": _rebuilt(good, tmp_path / "eval.zip", model__json=tree_naming("builtins.eval")),
+        # an object array (a pickle) inside the weights
+        "weights.zip": _rebuilt(good, tmp_path / "weights.zip", model__npz=npz.getvalue()),
+    }
+    rows = tmp_path / "rows.csv"
+    pd.read_csv(DATA / "penguins.csv").drop(columns="species").head(50).to_csv(rows, index=False)
+    for name, path in hostile.items():
+        with pytest.raises(advisor.AdvisorError) as caught:
+            advisor.load_artifact(path)
+        _one_sentence(str(caught.value), name)
+        if name in ("legacy.zip", "plugin.zip"):
+            assert "pickle" in str(caught.value) and "trust=True" in str(caught.value), caught.value
+        code, err = _cli(capsys, "measure", path, "--rows", rows, "--out", tmp_path / "device.json", "--quick")
+        assert code == 2, err
+        _one_sentence(err, name)
+        if name in ("legacy.zip", "plugin.zip"):
+            assert "--trust" in err
+        assert not marker.exists(), name
+    assert not (tmp_path / "device.json").exists()
+    first = pd.read_csv(rows).head(1)
+    assert advisor.load_artifact(good).predict(first)[0] in {"Adelie", "Chinstrap", "Gentoo"}
+    # What --trust is for, shown on the trap itself: given explicitly, the pickle is read.
+    with pytest.raises(advisor.ArtifactError, match="does not hold an advisor predictor"):  # it ran all the same
+        advisor.load_artifact(hostile["legacy.zip"], trust=True)
+    assert marker.exists()
 
 
 def test_the_app_never_unpickles_an_upload(trap, tmp_path: Path):

@@ -1,0 +1,284 @@
+"""Models stored without pickle: loading an artifact never runs code that came with it.
+
+A predictor (the fitted preprocessing and the model) is stored as these artifact members:
+
+- `model.json`: the predictor as a tree of plain JSON values. An object appears as
+  `{"$object": "sklearn.tree.DecisionTreeClassifier", "state": {...}}`, and only the classes
+  named in `_classes()` may appear (the advisor's own encoder, predictor and model wrappers, and
+  the scikit-learn estimators its builders fit). Loading creates them with `cls.__new__` and
+  sets their state: no constructor from the file, no `__reduce__`, no import of a name the file
+  chooses.
+- `model.npz`: every array (weights, tree node tables, scales, packed codes), read by numpy with
+  `allow_pickle=False`, so an object array in it is refused rather than unpickled.
+- `lightgbm-<n>.txt`: each LightGBM booster in LightGBM's own text model format.
+
+A model holding something outside that list (a plug-in builder's own class) cannot be stored
+this way; its unknown parts go to `model.pickle`, and an artifact with that member loads only
+with `trust=True`, as do artifacts written before this format (`predictor.joblib`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from advisor._errors import AdvisorError
+
+TREE = "model.json"
+ARRAYS = "model.npz"
+PICKLED = "model.pickle"
+LEGACY = "predictor.joblib"  # artifacts before format 2: the whole predictor pickled by joblib
+FORMAT = "advisor-model"
+VERSION = 1
+
+
+class UntrustedPickle(AdvisorError):
+    """An artifact holds a pickle (a plug-in model, or an old artifact) and trust was not given."""
+
+
+@cache
+def _classes() -> dict[str, type]:
+    """Every class a model file may name, by a stable public name."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    from advisor._compress import EnsembleModel, SoftTreeModel
+    from advisor._encoder import TabularEncoder, _CategoricalBlock, _DatetimeBlock, _NumericGroup, _TextBlock
+    from advisor._models import LightGBMModel, SklearnModel
+    from advisor._predictor import Predictor
+    from advisor._torch_mlp import TorchModel
+
+    advisor = (
+        Predictor,
+        TabularEncoder,
+        _NumericGroup,
+        _CategoricalBlock,
+        _TextBlock,
+        _DatetimeBlock,
+        SklearnModel,
+        LightGBMModel,
+        EnsembleModel,
+        SoftTreeModel,
+        TorchModel,
+    )
+    sklearn = (
+        DummyClassifier,
+        DummyRegressor,
+        LogisticRegression,
+        Ridge,
+        DecisionTreeClassifier,
+        DecisionTreeRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    names = {f"{c.__module__}.{c.__qualname__}": c for c in advisor}
+    names.update({f"sklearn.{c.__module__.split('.')[1]}.{c.__qualname__}": c for c in sklearn})
+    return names
+
+
+@cache
+def _names() -> dict[type, str]:
+    return {cls: name for name, cls in _classes().items()}
+
+
+def _custom(cls: type, method: str) -> bool:
+    return getattr(cls, method, None) is not getattr(object, method, None)
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.texts: dict[str, bytes] = {}
+        self.pickled: list[Any] = []
+
+    def _array(self, value: np.ndarray) -> str:
+        name = f"a{len(self.arrays)}"
+        self.arrays[name] = value
+        return name
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                return {"$objects": [self.encode(v) for v in value.ravel().tolist()], "shape": list(value.shape)}
+            return {"$array": self._array(value)}
+        if isinstance(value, np.generic):
+            return {"$scalar": value.item(), "dtype": value.dtype.str}
+        if isinstance(value, bytes):
+            return {"$bytes": self._array(np.frombuffer(value, dtype=np.uint8))}
+        if isinstance(value, list):
+            return [self.encode(v) for v in value]
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v) for v in value]}
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value):
+                return {"$map": {k: self.encode(v) for k, v in value.items()}}
+            return {"$pairs": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        cls = type(value)
+        if cls.__module__ == "sklearn.tree._tree" and cls.__name__ == "Tree":
+            _, args, state = value.__reduce__()
+            return {"$sktree": self.encode(tuple(args)), "state": self.encode(state)}
+        if cls.__module__.startswith("lightgbm") and cls.__name__ == "Booster":
+            name = f"lightgbm-{len(self.texts)}.txt"
+            self.texts[name] = value.model_to_string().encode()
+            return {"$lightgbm": name}
+        name = _names().get(cls)
+        if name is None:  # a plug-in's own class: kept, but only a trusted load will read it
+            self.pickled.append(value)
+            return {"$pickled": len(self.pickled) - 1, "class": f"{cls.__module__}.{cls.__qualname__}"}
+        state = value.__getstate__() if _custom(cls, "__getstate__") else vars(value)
+        return {"$object": name, "state": self.encode(dict(state))}
+
+
+def model_files(predictor: Any) -> dict[str, bytes]:
+    """The predictor as artifact members (see the module docstring); the same bytes for the same model."""
+    import platform
+
+    predictor.saved_with = {"python": platform.python_version(), "numpy": np.__version__}
+    writer = _Writer()
+    tree = {"format": FORMAT, "version": VERSION, "predictor": writer.encode(predictor)}
+    files = {TREE: json.dumps(tree, separators=(",", ":")).encode()}  # compact: its size is measured
+    buffer = io.BytesIO()
+    np.savez(buffer, **writer.arrays)
+    files[ARRAYS] = buffer.getvalue()
+    files.update(writer.texts)
+    if writer.pickled:
+        import joblib
+
+        pickled = io.BytesIO()
+        joblib.dump(writer.pickled, pickled, compress=0)
+        files[PICKLED] = pickled.getvalue()
+    return files
+
+
+def is_model_member(name: str) -> bool:
+    return name in (TREE, ARRAYS, PICKLED, LEGACY) or (name.startswith("lightgbm-") and name.endswith(".txt"))
+
+
+def needs_trust(files: Mapping[str, bytes]) -> bool:
+    """Whether loading these members would unpickle something."""
+    return PICKLED in files or (LEGACY in files and TREE not in files)
+
+
+def _unpickle(data: bytes) -> Any:
+    import joblib
+
+    return joblib.load(io.BytesIO(data))
+
+
+class _Reader:
+    def __init__(self, files: Mapping[str, bytes], trust: bool) -> None:
+        self.files = files
+        with np.load(io.BytesIO(files[ARRAYS]), allow_pickle=False) as npz:
+            self.arrays = {name: npz[name] for name in npz.files}
+        self.pickled: list[Any] | None = _unpickle(files[PICKLED]) if trust and PICKLED in files else None
+
+    def decode(self, node: Any) -> Any:
+        if node is None or isinstance(node, bool | int | float | str):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v) for v in node]
+        if not isinstance(node, dict) or len(node) > 2:
+            raise ValueError(f"unexpected node {str(node)[:60]}")
+        if "$array" in node:
+            return self.arrays[node["$array"]]
+        if "$bytes" in node:
+            return self.arrays[node["$bytes"]].tobytes()
+        if "$objects" in node:
+            out = np.empty(len(node["$objects"]), dtype=object)
+            out[:] = [self.decode(v) for v in node["$objects"]]
+            return out.reshape([int(n) for n in node["shape"]])
+        if "$scalar" in node:
+            dtype = np.dtype(str(node["dtype"]))
+            if dtype.hasobject:
+                raise ValueError("an object scalar")
+            return dtype.type(node["$scalar"])
+        if "$tuple" in node:
+            return tuple(self.decode(v) for v in node["$tuple"])
+        if "$map" in node:
+            return {str(k): self.decode(v) for k, v in node["$map"].items()}
+        if "$pairs" in node:
+            return {self.decode(k): self.decode(v) for k, v in node["$pairs"]}
+        if "$sktree" in node:
+            from sklearn.tree._tree import Tree
+
+            n_features, n_classes, n_outputs = self.decode(node["$sktree"])
+            tree = Tree(int(n_features), np.asarray(n_classes, dtype=np.intp), int(n_outputs))
+            tree.__setstate__(self.decode(node["state"]))
+            return tree
+        if "$lightgbm" in node:
+            import lightgbm
+
+            name = str(node["$lightgbm"])
+            if not (name.startswith("lightgbm-") and name in self.files):
+                raise ValueError(f"no member {name!r}")
+            return lightgbm.Booster(model_str=self.files[name].decode())
+        if "$pickled" in node:
+            if self.pickled is None:
+                raise UntrustedPickle(str(node.get("class", "a plug-in class")))
+            return self.pickled[int(node["$pickled"])]
+        if "$object" in node:
+            cls = _classes().get(str(node["$object"]))
+            if cls is None:
+                raise ValueError(f"class {str(node['$object'])[:80]!r} is not one an advisor model may hold")
+            state = self.decode(node["state"])
+            if not isinstance(state, dict):
+                raise ValueError("an object state that is not a mapping")
+            obj = cls.__new__(cls)
+            if _custom(cls, "__setstate__"):
+                obj.__setstate__(state)
+            else:
+                obj.__dict__.update(state)
+            return obj
+        raise ValueError(f"unexpected node {str(node)[:60]}")
+
+
+def _untrusted(label: str, why: str) -> UntrustedPickle:
+    return UntrustedPickle(
+        f"Artifact '{label}' stores its model as a Python pickle ({why}), and loading a pickle can run any code; "
+        "load it only if you or your own run produced it, with trust=True (on the command line: --trust)."
+    )
+
+
+def load_model_files(files: Mapping[str, bytes], label: str, trust: bool = False) -> Any:
+    """The predictor from its members, creating only allow-listed classes; a pickle only with `trust`."""
+    from advisor._artifact import ArtifactError
+    from advisor._predictor import Predictor
+
+    if TREE not in files:
+        if LEGACY not in files:
+            raise ArtifactError(f"Artifact '{label}' holds no model ({TREE}); export it again.")
+        if not trust:
+            raise _untrusted(label, "written before format 2; exporting it again from its run stores it without one")
+        predictor = _unpickle(files[LEGACY])
+    else:
+        try:
+            tree = json.loads(files[TREE])
+            if not isinstance(tree, dict) or tree.get("format") != FORMAT:
+                raise ValueError("not an advisor model tree")
+            if tree.get("version") != VERSION:
+                raise ArtifactError(
+                    f"Artifact '{label}' stores its model in version {tree.get('version')!r} of the model format; "
+                    f"this advisor reads version {VERSION}: upgrade the advisor or export the model again."
+                )
+            predictor = _Reader(files, trust).decode(tree["predictor"])
+        except UntrustedPickle as exc:
+            raise _untrusted(label, f"a plug-in model, {exc}") from None
+        except ArtifactError:
+            raise
+        except Exception as exc:  # malformed trees, arrays, or boosters: never half-loaded
+            raise ArtifactError(
+                f"Artifact '{label}' has a model this advisor cannot read ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); export it again."
+            ) from None
+    if not isinstance(predictor, Predictor):
+        raise ArtifactError(f"'{label}' does not hold an advisor predictor; export one from a run.")
+    return predictor
