@@ -193,6 +193,10 @@ def run_isolated(
             if should_stop is not None and should_stop():
                 _kill(process)
                 raise WorkFailed("the run was cancelled", "stopped", peak_rss_bytes=peak)
+    except BaseException:  # leaving early (Ctrl-C, a failure here): nobody will read the child's answer now
+        if process.is_alive():
+            _kill(process)
+        raise
     finally:
         receiver.close()
     process.join(timeout=10)
@@ -210,16 +214,23 @@ def _child(sender: Connection, work: Callable[[Any, Callable[[str], None]], Any]
     os.setpgid(0, 0)  # its own process group: a kill takes its helpers too
     _die_with_parent()
 
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            sender.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            # The parent stopped listening (the run was cancelled, or the advisor died): nobody
+            # is left to tell, so end now, quietly, instead of a traceback on the user's terminal.
+            os._exit(0)
+
     def report(text: str) -> None:
-        sender.send(("message", text))
+        send(("message", text))
 
-    sender.send(("started",))
-
+    send(("started",))
     try:
         value = work(payload, report)
-        sender.send(("result", value, _own_peak_rss()))
+        send(("result", value, _own_peak_rss()))
     except BaseException as exc:
-        sender.send(("error", f"{type(exc).__name__}: {exc}".strip(), traceback.format_exc(limit=6), _own_peak_rss()))
+        send(("error", f"{type(exc).__name__}: {exc}".strip(), traceback.format_exc(limit=6), _own_peak_rss()))
     finally:
         sender.close()
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import re
 from typing import Any
 
 from advisor._charts import batch_data, batch_figure, format_value, pareto_data, pareto_figure
+from advisor._errors import shown
 from advisor._measure import HIGHER_IS_BETTER
 from advisor._results import LEADERBOARD_COLUMNS, Run
 
@@ -50,6 +52,35 @@ BOARD_COLUMNS = (
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+# The marks that make markup inside a line: emphasis, code, links and images (`[...](...)`), a
+# heading's closing `#`, tables, strikethrough and the math some renderers (Streamlit) support.
+# `&` and `<` become entities, so no tag, autolink or entity can start. Marks that only count at the
+# start of a line (`>`, `-`, `+`, `1.`) never get there: a user's string is kept on one line, after
+# the card's own text; a label such as '>50K' therefore reads as it is.
+_MARKDOWN_MARKS = re.compile(r"([\\`*_\[\]()#|~$])")
+
+
+def markdown_text(value: Any) -> str:
+    """A user's string (file, column or class name, a data note) as literal markdown text.
+
+    It stays on one line (control characters, line breaks included, are shown as escapes such as
+    \\x1b), `&` and `<` become HTML entities and every markdown mark is backslash-escaped: it
+    renders as the characters it holds, never as a tag, link, image, emphasis, heading or code.
+    """
+    text = shown(value, len(str(value))).replace("&", "&amp;").replace("<", "&lt;")
+    return _MARKDOWN_MARKS.sub(r"\\\1", text)
+
+
+def markdown_code(value: Any) -> str:
+    """A user's string as a markdown code span: fenced with one backtick more than the longest run
+    inside it, so no backtick in it can end the span, and on one line, so it cannot start a block.
+    Inside a code span nothing is markup: `<img ...>` shows as those characters."""
+    text = shown(value, len(str(value)))
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _cell(column: str, value: Any) -> str:

@@ -3,6 +3,11 @@
 Each candidate's result is committed as soon as it exists, so an interrupted run loses only
 the candidate in flight. Location: $ADVISOR_HOME, else ./advisor_runs under the working
 directory.
+
+A store the process cannot write (a read-only folder or file system, another user's store) is
+opened read-only: listing and reopening runs work, and a write is refused with one sentence. A
+full disk or any other SQLite or file-system failure is one sentence too (`StoreError`); what was
+committed before stays committed (each write is one SQLite transaction).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from advisor._errors import AdvisorError, RunNotFound
+from advisor._results import disk_problem
 
 HOME_ENV = "ADVISOR_HOME"
 DEFAULT_HOME = "advisor_runs"
@@ -56,8 +62,12 @@ CREATE TABLE IF NOT EXISTS candidates (
 
 
 def new_run_id() -> str:
-    """An unguessable id (128 random bits), safe in URLs and file names."""
-    return secrets.token_urlsafe(16)
+    """An unguessable id (128 random bits), safe in URLs and file names. It never starts with '-',
+    which a command line takes for an option: such a draw (1 in 64) is replaced by a fresh one."""
+    while True:
+        run_id = secrets.token_urlsafe(16)
+        if not run_id.startswith("-"):
+            return run_id
 
 
 def is_run_id(text: str) -> bool:
@@ -67,23 +77,78 @@ def is_run_id(text: str) -> bool:
 BUSY_TIMEOUT_S = 30.0
 
 
+class StoreError(AdvisorError):
+    """The run store cannot be written or read: a full disk, a read-only folder, a damaged file."""
+
+
 class Store:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).resolve() if root else self.default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.sqlite"
+        with self._guard():
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.read_only = not (
+            os.access(self.root, os.W_OK) and (not self.db_path.exists() or os.access(self.db_path, os.W_OK))
+        )
+        if self.read_only:  # nothing to set up: an existing store is read as it is
+            if not self.db_path.is_file():
+                raise StoreError(
+                    f"The run store folder '{self.root}' is read-only and holds no runs; choose a writable "
+                    f"folder with --store (or ${HOME_ENV})."
+                )
+            return
         # Two processes opening a new store at once: switching it to WAL (a mode the file keeps)
         # can fail with "database is locked" without waiting on SQLite's busy timeout, so the
         # set-up is retried for as long as that timeout would have waited.
         deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                self._set_up()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        with self._guard():
+            while True:
+                try:
+                    self._set_up()
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite and file-system failures as one sentence that names the store and what to do."""
+        try:
+            yield
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise StoreError(self._problem(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # IntegrityError, ProgrammingError: a bug, not the disk
+                raise
+            raise StoreError(self._problem(exc)) from exc  # not a database, or a damaged one
+
+    def _problem(self, exc: BaseException) -> str:
+        where = f"The run store at '{self.root}'"
+        elsewhere = f"choose a writable folder with --store (or ${HOME_ENV})"
+        problem = disk_problem(exc)
+        if problem == "full":
+            return (
+                f"{where} could not be written ({exc}): the disk is full or failing; free some space or "
+                f"{elsewhere} on another disk (runs committed before are kept)."
+            )
+        if problem == "read-only":
+            return f"{where} is read-only; {elsewhere}, or make this one writable."
+        if "locked" in str(exc):
+            return f"{where} is busy: another process held it for over {BUSY_TIMEOUT_S:.0f} s; try again."
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            return f"'{self.db_path}' is damaged or is not a run store ({exc}); {elsewhere}."
+        return f"{where} could not be used ({exc}); check that its folder can be written, or {elsewhere}."
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S)
+        # A WAL database read without write access: through its -shm file while another process
+        # has it open (that file exists then), else as immutable, which needs no -shm at all.
+        shm, wal = Path(f"{self.db_path}-shm"), Path(f"{self.db_path}-wal")
+        live = shm.exists() or (wal.exists() and wal.stat().st_size > 0)
+        mode = "mode=ro" if live else "immutable=1"
+        return sqlite3.connect(f"{self.db_path.as_uri()}?{mode}", uri=True, timeout=BUSY_TIMEOUT_S)
 
     def _set_up(self) -> None:
         db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S)
@@ -104,23 +169,26 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S)
-        try:  # the store was switched to WAL once, in __init__: the file keeps that mode
-            db.execute("PRAGMA foreign_keys=ON")
-            with db:  # one transaction, committed on success
-                yield db
-        finally:
-            db.close()
+        with self._guard():
+            db = self._open()
+            try:  # the store was switched to WAL once, in __init__: the file keeps that mode
+                db.execute("PRAGMA foreign_keys=ON")
+                with db:  # one transaction, committed on success (rolled back whole on a failure)
+                    yield db
+            finally:
+                db.close()
 
     def artifact_dir(self, run_id: str) -> Path:
         path = self.root / "artifacts" / self._checked(run_id)
-        path.mkdir(parents=True, exist_ok=True)
+        with self._guard():
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def work_dir(self, run_id: str) -> Path:
         """Scratch space of a running run (its encoded data, shared caches); removed when it ends."""
         path = self.root / "work" / self._checked(run_id)
-        path.mkdir(parents=True, exist_ok=True)
+        with self._guard():
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def clear_work(self, run_id: str) -> None:
@@ -130,13 +198,22 @@ class Store:
         """Keep the run's data beside its artifacts, so that an interrupted run can be resumed
         without the original upload. Parquet keeps the column types; CSV is the fallback."""
         folder = self.artifact_dir(run_id)
-        try:
-            frame.to_parquet(folder / "input.parquet.partial", index=False)
-            (folder / "input.parquet.partial").replace(folder / "input.parquet")
-        except Exception:
-            (folder / "input.parquet.partial").unlink(missing_ok=True)
-            frame.to_csv(folder / "input.csv.partial", index=False)
-            (folder / "input.csv.partial").replace(folder / "input.csv")
+        with self._guard():
+            try:
+                frame.to_parquet(folder / "input.parquet.partial", index=False)
+                (folder / "input.parquet.partial").replace(folder / "input.parquet")
+                return
+            except OSError:  # the disk, not the data: CSV would fail the same way
+                (folder / "input.parquet.partial").unlink(missing_ok=True)
+                raise
+            except Exception:  # a column Parquet cannot hold
+                (folder / "input.parquet.partial").unlink(missing_ok=True)
+            try:
+                frame.to_csv(folder / "input.csv.partial", index=False)
+                (folder / "input.csv.partial").replace(folder / "input.csv")
+            except BaseException:
+                (folder / "input.csv.partial").unlink(missing_ok=True)
+                raise
 
     def load_input(self, run_id: str) -> pd.DataFrame:
         folder = self.root / "artifacts" / self._checked(run_id)
@@ -154,33 +231,35 @@ class Store:
         """Claim an unfinished run for this process in one write transaction (`BEGIN IMMEDIATE`), so
         that of two resumes started together exactly one proceeds; returns the status it had.
         A run still running in a live process, or complete, is refused with one sentence."""
-        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                "SELECT status, owner_host, owner_pid FROM runs WHERE id = ?", (self._checked(run_id),)
-            ).fetchone()
-            if row is None:
-                db.execute("ROLLBACK")
-                raise RunNotFound(
-                    f"Run '{run_id}' is not in the store at '{self.root}'; list runs with 'python -m advisor list'."
+        with self._guard():
+            db = self._open()
+            db.isolation_level = None  # transactions by hand: BEGIN IMMEDIATE takes the write lock first
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute(
+                    "SELECT status, owner_host, owner_pid FROM runs WHERE id = ?", (self._checked(run_id),)
+                ).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    raise RunNotFound(
+                        f"Run '{run_id}' is not in the store at '{self.root}'; list runs with 'python -m advisor list'."
+                    )
+                status = self._live_status(*row)
+                if status in ("running", "complete"):
+                    db.execute("ROLLBACK")
+                    raise AdvisorError(
+                        f"Run '{run_id}' is still running (process {row[2]}); wait for it or cancel it first."
+                        if status == "running"
+                        else f"Run '{run_id}' is already complete; there is nothing to resume."
+                    )
+                db.execute(
+                    "UPDATE runs SET status = 'running', updated_at = ?, owner_host = ?, owner_pid = ? WHERE id = ?",
+                    (time.time(), socket.gethostname(), os.getpid(), run_id),
                 )
-            status = self._live_status(*row)
-            if status in ("running", "complete"):
-                db.execute("ROLLBACK")
-                raise AdvisorError(
-                    f"Run '{run_id}' is still running (process {row[2]}); wait for it or cancel it first."
-                    if status == "running"
-                    else f"Run '{run_id}' is already complete; there is nothing to resume."
-                )
-            db.execute(
-                "UPDATE runs SET status = 'running', updated_at = ?, owner_host = ?, owner_pid = ? WHERE id = ?",
-                (time.time(), socket.gethostname(), os.getpid(), run_id),
-            )
-            db.execute("COMMIT")
-            return status
-        finally:
-            db.close()
+                db.execute("COMMIT")
+                return status
+            finally:
+                db.close()
 
     def claim_run(self, run_id: str, header: dict[str, Any]) -> None:
         """Mark a run as running in this process again (a resume)."""

@@ -5,20 +5,24 @@ No training or measuring happens here: everything comes from `advisor`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import advisor
+from advisor._results import spreadsheet_safe
 from app.jobs import JobRegistry
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT / "datasets" / "titanic.csv"
+SAMPLE_KEY = "sample"  # the data source meaning the bundled sample (an upload's source is its file id)
+FORMATS = "CSV, CSV.gz, Parquet or XLSX"
 # The server's own limit (server.maxUploadSize: .streamlit/config.toml, or --server.maxUploadSize),
 # checked again in code so the message is ours and the limit holds for whatever reaches the loader;
 # ADVISOR_MAX_UPLOAD_MB can only lower it.
@@ -55,19 +59,71 @@ def jobs() -> JobRegistry:
     return JobRegistry()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def read_table(raw: bytes, name: str) -> pd.DataFrame:
-    frame, _ = advisor.load_table(raw, name=name, max_bytes=MAX_UPLOAD_MB * 1_000_000)
-    return frame
-
-
 @st.cache_data(show_spinner=False)
 def targets() -> dict[str, advisor.TargetProfile]:
     return advisor.load_targets()
 
 
-def fingerprint(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()[:16]
+@dataclass(frozen=True)
+class Table:
+    """The dataset the page works on, read once per upload: its frame, or the sentence that refused it."""
+
+    source: str  # SAMPLE_KEY, or the upload's file id
+    name: str
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def use_sample() -> None:
+    """The person chose the bundled sample (a button's callback): it is active until the next upload."""
+    st.session_state["data_source"] = SAMPLE_KEY
+
+
+def active_table(upload: UploadedFile | None) -> Table | None:
+    """The dataset in use, or None when none is: the sample on a first visit or when picked again,
+    else the latest upload. A refused upload, or removing the file, leaves none active (the sample is
+    never armed behind the person's back).
+
+    The session holds one table: the previous one is dropped before the next is read, and reruns reuse
+    it (no cache keyed on the upload's bytes, no copy per rerun), so a replaced upload's memory is freed.
+    """
+    upload_id = upload.file_id if upload is not None else None
+    if "data_source" not in st.session_state:
+        st.session_state["data_source"] = SAMPLE_KEY
+        st.session_state["upload_seen"] = upload_id
+    previous = st.session_state.get("upload_seen")
+    if upload_id != previous:  # a file arrived or replaced the last one (it is used), or was removed
+        st.session_state["upload_seen"] = upload_id
+        if upload_id is not None or st.session_state["data_source"] == previous:
+            st.session_state["data_source"] = upload_id  # removing the file in use leaves none active
+    source = st.session_state["data_source"]
+    held: Table | None = st.session_state.get("table")
+    if held is not None and held.source == source:
+        return held
+    st.session_state.pop("table", None)
+    del held  # the replaced frame goes before the next one is read
+    if source is None:
+        return None
+    if source == SAMPLE_KEY:
+        raw, name = SAMPLE.read_bytes(), SAMPLE.name
+    elif upload is not None and upload.file_id == source:
+        raw, name = upload.getvalue(), upload.name
+    else:  # the chosen upload is gone from the widget
+        st.session_state["data_source"] = None
+        return None
+    try:
+        frame, _ = advisor.load_table(raw, name=name, max_bytes=MAX_UPLOAD_MB * 1_000_000)
+        table = Table(source, name, frame=frame)
+    except advisor.AdvisorError as exc:
+        table = Table(source, name, error=str(exc))
+    st.session_state["table"] = table
+    return table
+
+
+def leaderboard_csv(board: pd.DataFrame) -> bytes:
+    """The leaderboard as the CLI writes leaderboard.csv: spreadsheet-safe (a text cell that starts with
+    = + - @ gets a leading '), numbers left as numbers."""
+    return spreadsheet_safe(board).to_csv(index=False).encode()
 
 
 def apply_profile(key: str) -> None:

@@ -26,60 +26,65 @@ st.caption(
 
 # ----------------------------------------------------------------------------------- data
 st.header("1. Data")
-upload = st.file_uploader(
-    f"Upload a CSV, CSV.gz, Parquet or XLSX file (up to {ui.MAX_UPLOAD_MB} MB)",
-    type=["csv", "gz", "parquet", "xlsx"],
-    key="upload",
-)
-if upload is not None:
-    raw, name = upload.getvalue(), upload.name
+# No `type=`: Streamlit's own filter would refuse any other file in its words ("files are not allowed")
+# and leave the last dataset in use; the loader refuses it in one sentence that names the file.
+upload = st.file_uploader(f"Upload a {ui.FORMATS} file (up to {ui.MAX_UPLOAD_MB} MB)", key="upload")
+table = ui.active_table(upload)
+dataset: advisor.Dataset | None = None
+if table is None or table.frame is None:
+    if table is not None:
+        st.error(ui.md(table.error))
+    st.info(f"No dataset is active: upload a {ui.FORMATS} file, or use the bundled sample.")
+    st.button("Use the bundled sample", key="use_sample", on_click=ui.use_sample)
 else:
-    raw, name = ui.SAMPLE.read_bytes(), ui.SAMPLE.name
-    st.info(f"Using the bundled sample **{ui.md(name)}** (Titanic passengers). Upload a file to use your own.")
-    shown = ui.open_run(run_id) if run_id else None
-    if shown is not None:
+    if table.source == ui.SAMPLE_KEY:
+        ignored = " The file in the uploader is not used." if upload is not None else ""
         st.info(
-            f"The results below are run {run_id}, made on **{ui.md(shown.dataset['name'])}** "
-            f"({shown.dataset['rows']:,} rows, target **{ui.md(shown.dataset['target'])}**); the data section "
-            "shows the sample until you upload a file for a new run."
+            f"Using the bundled sample **{ui.md(table.name)}** (Titanic passengers). "
+            f"Upload a file to use your own.{ignored}"
         )
+        shown = ui.open_run(run_id) if run_id else None
+        if shown is not None:
+            st.info(
+                f"The results below are run {run_id}, made on **{ui.md(shown.dataset['name'])}** "
+                f"({shown.dataset['rows']:,} rows, target **{ui.md(shown.dataset['target'])}**); the data section "
+                "shows the sample until you upload a file for a new run."
+            )
+    else:
+        st.info(f"Using your upload **{ui.md(table.name)}**.")
+    frame = table.frame
+    columns = list(frame.columns)
+    # a new dataset (or one whose target choice was dropped while none was active): pre-select its likely target
+    if st.session_state.get("data_key") != table.source or st.session_state.get("target") not in columns:
+        st.session_state["data_key"] = table.source
+        st.session_state["target"] = advisor.guess_target(frame)
+    left, right = st.columns([2, 1])
+    with left:
+        st.selectbox("Column to predict (target)", columns, key="target")
+    with right:
+        st.selectbox(
+            "Task",
+            ["auto", "binary", "multiclass", "regression"],
+            key="task",
+            help="Detected from the target's values; override if needed.",
+        )
+    try:
+        dataset = advisor.inspect_table(
+            frame, st.session_state["target"], name=table.name, task=st.session_state["task"]
+        )
+    except advisor.AdvisorError as exc:
+        st.error(ui.md(str(exc)))
+        st.stop()
 
-try:
-    frame = ui.read_table(raw, name)
-except advisor.AdvisorError as exc:
-    st.error(ui.md(str(exc)))
-    st.stop()
-
-columns = list(frame.columns)
-data_key = ui.fingerprint(raw)
-if st.session_state.get("data_key") != data_key:  # a new file: pre-select its likely target
-    st.session_state["data_key"] = data_key
-    st.session_state["target"] = advisor.guess_target(frame)
-left, right = st.columns([2, 1])
-with left:
-    st.selectbox("Column to predict (target)", columns, key="target")
-with right:
-    st.selectbox(
-        "Task",
-        ["auto", "binary", "multiclass", "regression"],
-        key="task",
-        help="Detected from the target's values; override if needed.",
+    st.write(
+        f"**{len(frame):,} rows**, {len(columns)} columns. Task: **{dataset.task}**; primary quality metric: "
+        f"**{dataset.primary_metric}**."
     )
-try:
-    dataset = advisor.inspect_table(frame, st.session_state["target"], name=name, task=st.session_state["task"])
-except advisor.AdvisorError as exc:
-    st.error(ui.md(str(exc)))
-    st.stop()
-
-st.write(
-    f"**{len(frame):,} rows**, {len(columns)} columns. Task: **{dataset.task}**; primary quality metric: "
-    f"**{dataset.primary_metric}**."
-)
-for warning in dataset.warnings:
-    st.warning(ui.md(warning))
-with st.expander("Preview and column roles", expanded=False):
-    st.dataframe(frame.head(50), width="stretch")
-    st.dataframe(ui.column_table(dataset), width="stretch", hide_index=True)
+    for warning in dataset.warnings:
+        st.warning(ui.md(warning))
+    with st.expander("Preview and column roles", expanded=False):
+        st.dataframe(frame.head(50), width="stretch")
+        st.dataframe(ui.column_table(dataset), width="stretch", hide_index=True)
 
 # ----------------------------------------------------------------------------------- run
 st.header("2. Run")
@@ -108,7 +113,7 @@ if st.session_state["families"]:
     _, helpers = registry.select_with_helpers(families=st.session_state["families"])
     if helpers:
         st.caption(ui.helpers_caption(helpers, {s.key: s.name for s in registry}))
-if dataset.task == "binary":
+if dataset is not None and dataset.task == "binary":
     st.number_input(
         f"A missed positive ('{ui.md(str(dataset.classes[1]))}') costs … false alarms "
         "(binary tasks; blank: optimise the primary metric)",
@@ -136,11 +141,13 @@ with st.expander("Train on a Dask cluster (optional)"):
 
 job = ui.jobs().get(run_id)
 busy = job is not None and job.running
-if st.button("Run the advisor", type="primary", disabled=busy or not st.session_state["families"]):
+if table is None or dataset is None:
+    st.caption("Nothing to run: no dataset is active (section 1).")
+elif st.button("Run the advisor", type="primary", disabled=busy or not st.session_state["families"]):
     timing = advisor.TimingConfig() if st.session_state["thorough"].startswith("Thorough") else advisor.QUICK_TIMING
     job = ui.jobs().start(
-        frame,
-        name,
+        table.frame,
+        table.name,
         st.session_state["target"],
         ui.store(),
         task=st.session_state["task"],
@@ -236,7 +243,7 @@ with st.expander("Figures measured on the target machine"):
         "on the machine it will run on, and upload device.json here: its latency and throughput can then "
         "rank the candidates measured there."
     )
-    device_file = st.file_uploader("Device measurement (JSON)", type=["json"], key="device_upload")
+    device_file = st.file_uploader("Device measurement (JSON)", key="device_upload")  # any file: ours says why
     if device_file is not None and st.session_state.get("device_imported") != device_file.file_id:
         st.session_state["device_imported"] = device_file.file_id
         error = ui.import_device(run, device_file.getvalue(), device_file.name)
@@ -324,6 +331,16 @@ st.dataframe(board, hide_index=True, column_config=ui.column_config(run.primary_
 st.caption(
     "↑ higher is better, ↓ lower is better. Latency: one row end to end on 1 thread; throughput: best "
     "batch size on 1 thread; energy and cost are estimates unless their method says 'rapl'."
+)
+st.download_button(
+    "Download the leaderboard (CSV)",
+    data=ui.leaderboard_csv(board),
+    file_name=f"leaderboard-{run.run_id}.csv",
+    mime="text/csv",
+    key="download_leaderboard",
+    on_click="ignore",
+    help="The file the command line writes as leaderboard.csv. A text cell that starts with = + - or @ gets a "
+    "leading ' so a spreadsheet shows it instead of running it; numbers stay numbers.",
 )
 
 curve = run.learning_curve
