@@ -41,6 +41,7 @@ class Case:
     message: str = ""  # words that sentence must contain (besides the file's name)
     warnings: tuple[str, ...] = ()  # words that some warning of a run must contain, one entry each
     roles: dict[str, str] = field(default_factory=dict)  # column -> the role it must get
+    task: str | None = None  # the task it must be detected as, where that is the point of the case
     large: bool = False  # built at test time, not committed
     max_bytes: int | None = None  # the size limit to load it with (the app's upload limit)
 
@@ -56,6 +57,8 @@ class Case:
             entry["warnings"] = list(self.warnings)
         if self.roles:
             entry["roles"] = self.roles
+        if self.task:
+            entry["task"] = self.task
         if self.large:
             entry["large"] = True
         if self.max_bytes is not None:
@@ -116,6 +119,12 @@ def csv_bytes(records: Sequence[dict[str, Any]], sep: str = ",", eol: str = "\n"
 
 def with_column(name: str, values: Callable[[int, dict[str, Any]], Any], n: int = ROWS) -> list[dict[str, Any]]:
     return [{**r, name: values(i, r)} for i, r in enumerate(rows(n))]
+
+
+def european(number: float, decimals: int = 2) -> str:
+    """A number as a decimal-comma locale writes it: 3967.1 -> '3.967,1'."""
+    whole, fraction = f"{number:,.{decimals}f}".split(".")
+    return f"{whole.replace(',', '.')},{fraction}"
 
 
 def fixed_zip(raw: bytes) -> bytes:
@@ -269,11 +278,15 @@ def upper_case() -> bytes:
 # --------------------------------------------------------------------------- encodings and bytes
 
 
+def accented() -> list[dict[str, Any]]:
+    cities = ("Besançon", "Orléans", "Nîmes", "Évry")
+    return [{**r, "city": cities[i % 4]} for i, r in enumerate(rows())]
+
+
 @case("latin1.csv", warnings=("not UTF-8",), roles={"city": "categorical"})
 def latin1() -> bytes:
     """Latin-1 bytes for accented city names."""
-    cities = ("Besançon", "Orléans", "Nîmes", "Évry")
-    return csv_bytes([{**r, "city": cities[i % 4]} for i, r in enumerate(rows())], encoding="latin-1")
+    return csv_bytes(accented(), encoding="latin-1")
 
 
 @case("cp1252.csv", warnings=("not UTF-8",), roles={"note": "categorical"})
@@ -293,6 +306,36 @@ def utf16_bom() -> bytes:
 def utf16_be_bom_tabs() -> bytes:
     """UTF-16 big-endian with a byte-order mark and tab separators."""
     return "\ufeff".encode("utf-16-be") + csv_bytes(rows(), sep="\t", encoding="utf-16-be")
+
+
+@case(
+    "utf16_le_no_bom.csv",
+    warnings=("UTF-16 (little-endian) text without a byte-order mark",),
+    roles={"city": "categorical"},
+)
+def utf16_le_no_bom() -> bytes:
+    """UTF-16 little-endian without a byte-order mark, accented names included."""
+    return csv_bytes(accented(), encoding="utf-16-le")
+
+
+@case(
+    "utf16_be_no_bom.csv",
+    warnings=("UTF-16 (big-endian) text without a byte-order mark",),
+    roles={"city": "categorical"},
+)
+def utf16_be_no_bom() -> bytes:
+    """UTF-16 big-endian without a byte-order mark."""
+    return csv_bytes(accented(), encoding="utf-16-be")
+
+
+@case(
+    "utf32_le_no_bom.csv",
+    warnings=("UTF-32 (little-endian) text without a byte-order mark",),
+    roles={"score": "numeric"},
+)
+def utf32_le_no_bom() -> bytes:
+    """UTF-32 little-endian without a byte-order mark (three zero bytes in four)."""
+    return csv_bytes(accented(), encoding="utf-32-le")
 
 
 @case("utf32_bom.csv", roles={"city": "categorical", "score": "numeric"})
@@ -396,6 +439,51 @@ def trailing_separator() -> bytes:
 def preamble() -> bytes:
     """Two comment lines before the header: the first line is not the header."""
     return b"# exported by the shop system\n# 2024-01-01\n" + csv_bytes(rows())
+
+
+@case(
+    "headerless.csv",
+    target="column_5",
+    warnings=("holds data (such as '5.1'), not column names", "named column_1 to column_5"),
+    roles={"column_1": "numeric", "column_4": "numeric"},
+    task="multiclass",
+)
+def headerless() -> bytes:
+    """No header row: the first line is data (5.1,3.5,1.4,0.2,setosa), as in the classic iris file."""
+    rng = random.Random(5)
+    species = ("setosa", "versicolor", "virginica")
+    body = [[5.1, 3.5, 1.4, 0.2, "setosa"]]
+    for i in range(1, ROWS):
+        kind = i % 3
+        body.append([round(rng.gauss(5 + kind, 0.4), 1), round(rng.gauss(3.2, 0.3), 1)])
+        body[-1] += [round(rng.gauss(1.5 + 2 * kind, 0.3), 1), round(rng.gauss(0.3 + kind, 0.2), 1), species[kind]]
+    return text(body[0], body[1:]).encode()
+
+
+@case(
+    "repeated_header.csv",
+    warnings=("repeat its header row (line 22, 43)",),
+    roles={"age": "numeric", "score": "numeric"},
+)
+def repeated_header() -> bytes:
+    """Three exports of 20 rows joined with `cat`: the header comes back on lines 22 and 43."""
+    header, body = table(rows())
+    return (text(header, body[:20]) + text(header, body[20:40]) + text(header, body[40:])).encode()
+
+
+@case(
+    "european_numbers.csv",
+    warnings=("such as '3.967,1'; they were read as numbers ('3.967,1' is 3967.1)",),
+    roles={"amount": "numeric", "score": "numeric"},
+)
+def european_numbers() -> bytes:
+    """';'-separated with dots between thousands and decimal commas: '3.967,1', '12,5'."""
+
+    def amount(i: int, r: dict[str, Any]) -> str:
+        return "3.967,1" if i == 0 else european(r["score"] * 97 + i, 1)
+
+    records = [{**r, "score": str(r["score"]).replace(".", ",")} for r in with_column("amount", amount)]
+    return csv_bytes(records, sep=";")
 
 
 @case("wide_2000_columns.csv", large=True, roles={"f0": "numeric", "f1999": "numeric"})
@@ -547,6 +635,60 @@ def inf_target() -> bytes:
     return csv_bytes(with_column("price", lambda i, r: ("inf", "-inf")[i % 2] if i % 13 == 0 else r["score"] * 2 + i))
 
 
+@case(
+    "target_missing_markers.csv",
+    target="price",
+    warnings=("marks missing ones with '?' and 'n.a.' and '-'", "rows have no value in target column 'price'"),
+    task="regression",
+)
+def target_missing_markers() -> bytes:
+    """A numeric target with gaps written '?', 'n.a.' and '-' (once 'choose regression', then 'choose classes')."""
+    marks = ("?", "n.a.", "-")
+    return csv_bytes(
+        with_column("price", lambda i, r: marks[i % 3] if i % 7 == 0 else round(r["score"] * 3 + i, 2), 90)
+    )
+
+
+@case("target_too_large.csv", target="energy", error="TargetAllMissing", message="too large to use, such as 1.2e+200")
+def target_too_large() -> bytes:
+    """A target of numbers around 1e200, beyond what can be squared (once: 'has no values')."""
+    return csv_bytes(with_column("energy", lambda i, r: f"{1.2 + i / 100:.2f}e200"))
+
+
+@case("target_dates.csv", target="signed", error="TaskMismatch", message="derive a number")
+def target_dates() -> bytes:
+    """A target of dates (once: 'choose the regression task', which refused them as text)."""
+    start = dt.date(2023, 1, 1)
+    return csv_bytes(with_column("signed", lambda i, r: (start + dt.timedelta(days=i * 5)).isoformat(), 150))
+
+
+@case("target_free_text.csv", target="review", error="TaskMismatch", message="free text")
+def target_free_text() -> bytes:
+    """A target of sentences, a different one in every row."""
+    words = ("good", "slow", "the", "service", "was", "very", "cheap", "room", "clean", "noisy")
+    rng = random.Random(6)
+    return csv_bytes(with_column("review", lambda i, r: " ".join(rng.choice(words) for _ in range(6)) + f" {i}", 150))
+
+
+@case("target_two_currencies.csv", target="price", error="TaskMismatch", message="one currency")
+def target_two_currencies() -> bytes:
+    """Prices in dollars and euros in one column."""
+    return csv_bytes(with_column("price", lambda i, r: f"{'$€'[i % 2]}{r['score'] * 31 + i:,.2f}", 150))
+
+
+@case("target_numbers_and_words.csv", target="price", error="TaskMismatch", message="correct those cells")
+def target_numbers_and_words() -> bytes:
+    """A numeric target where a fifth of the cells say 'ask' or 'call us'."""
+    words = ("ask", "call us")
+    return csv_bytes(with_column("price", lambda i, r: words[i % 2] if i % 5 == 0 else r["score"] * 3 + i, 150))
+
+
+@case("target_euro_amounts.csv", target="price", warnings=("decimal comma",), task="regression")
+def target_euro_amounts() -> bytes:
+    """Prices written '1.234,50 €' in a comma-separated file (quoted)."""
+    return csv_bytes(with_column("price", lambda i, r: f"{european(r['score'] * 31 + i)} €"))
+
+
 @case("mixed_target.xlsx", roles={"score": "numeric"})
 def mixed_target() -> bytes:
     """An Excel target holding numbers and text in the same column (1, 'yes', 0, 'no')."""
@@ -602,6 +744,15 @@ def dates() -> bytes:
         for i, r in enumerate(rows())
     ]
     return csv_bytes(records)
+
+
+@case("mixed_timezones.csv", warnings=("mixes time zones (+01:00, -05:00, Z)",), roles={"when": "datetime"})
+def mixed_timezones() -> bytes:
+    """ISO times with different UTC offsets in one column (once: 'Mixed timezones detected')."""
+    zones = ("+01:00", "-05:00", "Z")
+    return csv_bytes(
+        with_column("when", lambda i, r: f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}T{i % 24:02d}:30:00{zones[i % 3]}")
+    )
 
 
 @case("currency.csv", warnings=("'$1,234.50'",), roles={"amount": "numeric", "fee": "numeric"})
