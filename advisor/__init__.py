@@ -18,6 +18,7 @@ from advisor._charts import AXES, batch_data, batch_figure, pareto_data, pareto_
 from advisor._data import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
 from advisor._errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
 from advisor._measure import HIGHER_IS_BETTER
+from advisor._modelfile import UntrustedPickle
 from advisor._pareto import (
     Recommendation,
     pareto_mask,
@@ -28,10 +29,10 @@ from advisor._pareto import (
 )
 from advisor._predictor import Predictor, load_predictor
 from advisor._report import build_report
-from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, Run
+from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, CannotWrite, Run
 from advisor._run import ProgressEvent, advise, open_run, resume
 from advisor._significance import Significance
-from advisor._store import Store, is_run_id, new_run_id
+from advisor._store import Store, StoreError, is_run_id, new_run_id
 from advisor._timing import QUICK_TIMING, TimingConfig
 
 __version__ = "0.1.0"
@@ -47,6 +48,7 @@ __all__ = [
     "ArtifactError",
     "CandidateResult",
     "CandidateSpec",
+    "CannotWrite",
     "Card",
     "ConfigError",
     "DataError",
@@ -60,8 +62,10 @@ __all__ = [
     "RunNotFound",
     "Significance",
     "Store",
+    "StoreError",
     "TargetProfile",
     "TimingConfig",
+    "UntrustedPickle",
     "advise",
     "batch_data",
     "batch_figure",

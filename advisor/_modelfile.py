@@ -4,7 +4,7 @@ A predictor (the fitted preprocessing and the model) is stored as these artifact
 
 - `model.json`: the predictor as a tree of plain JSON values. An object appears as
   `{"$object": "sklearn.tree.DecisionTreeClassifier", "state": {...}}`, and only the classes
-  named in `_classes()` may appear (the advisor's own encoder, predictor and model wrappers, and
+  named in `_ALLOWED` may appear (the advisor's own encoder, predictor and model wrappers, and
   the scikit-learn estimators its builders fit). Loading creates them with `cls.__new__` and
   sets their state: no constructor from the file, no `__reduce__`, no import of a name the file
   chooses.
@@ -19,8 +19,10 @@ with `trust=True`, as do artifacts written before this format (`predictor.joblib
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import sys
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -41,51 +43,44 @@ class UntrustedPickle(AdvisorError):
     """An artifact holds a pickle (a plug-in model, or an old artifact) and trust was not given."""
 
 
-@cache
-def _classes() -> dict[str, type]:
-    """Every class a model file may name, by a stable public name."""
-    from sklearn.dummy import DummyClassifier, DummyRegressor
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+# Every class a model file may name: a stable public name -> (module, attribute). Only the module
+# of a class a file actually names is imported, so loading a network does not import scikit-learn.
+_ALLOWED: dict[str, tuple[str, str]] = {
+    **{
+        f"{module}.{name}": (module, name)
+        for module, names in (
+            ("advisor._predictor", ("Predictor",)),
+            (
+                "advisor._encoder",
+                ("TabularEncoder", "_NumericGroup", "_CategoricalBlock", "_TextBlock", "_DatetimeBlock"),
+            ),
+            ("advisor._models", ("SklearnModel", "LightGBMModel")),
+            ("advisor._compress", ("EnsembleModel", "SoftTreeModel")),
+            ("advisor._torch_mlp", ("TorchModel",)),
+            ("sklearn.dummy", ("DummyClassifier", "DummyRegressor")),
+            ("sklearn.linear_model", ("LogisticRegression", "Ridge")),
+            ("sklearn.tree", ("DecisionTreeClassifier", "DecisionTreeRegressor")),
+            ("sklearn.ensemble", ("RandomForestClassifier", "RandomForestRegressor")),
+        )
+        for name in names
+    }
+}
 
-    from advisor._compress import EnsembleModel, SoftTreeModel
-    from advisor._encoder import TabularEncoder, _CategoricalBlock, _DatetimeBlock, _NumericGroup, _TextBlock
-    from advisor._models import LightGBMModel, SklearnModel
-    from advisor._predictor import Predictor
-    from advisor._torch_mlp import TorchModel
 
-    advisor = (
-        Predictor,
-        TabularEncoder,
-        _NumericGroup,
-        _CategoricalBlock,
-        _TextBlock,
-        _DatetimeBlock,
-        SklearnModel,
-        LightGBMModel,
-        EnsembleModel,
-        SoftTreeModel,
-        TorchModel,
-    )
-    sklearn = (
-        DummyClassifier,
-        DummyRegressor,
-        LogisticRegression,
-        Ridge,
-        DecisionTreeClassifier,
-        DecisionTreeRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    names = {f"{c.__module__}.{c.__qualname__}": c for c in advisor}
-    names.update({f"sklearn.{c.__module__.split('.')[1]}.{c.__qualname__}": c for c in sklearn})
-    return names
+def _resolve(name: str) -> type:
+    if name not in _ALLOWED:
+        raise ValueError(f"class {name[:80]!r} is not one an advisor model may hold")
+    module, attribute = _ALLOWED[name]
+    return getattr(importlib.import_module(module), attribute)
 
 
 @cache
-def _names() -> dict[type, str]:
-    return {cls: name for name, cls in _classes().items()}
+def _name_of(cls: type) -> str | None:
+    """The allowed name of a class, or None; only modules already imported are looked at."""
+    for name, (module, attribute) in _ALLOWED.items():
+        if attribute == cls.__qualname__ and module in sys.modules and getattr(sys.modules[module], attribute) is cls:
+            return name
+    return None
 
 
 def _custom(cls: type, method: str) -> bool:
@@ -130,7 +125,7 @@ class _Writer:
             name = f"lightgbm-{len(self.texts)}.txt"
             self.texts[name] = value.model_to_string().encode()
             return {"$lightgbm": name}
-        name = _names().get(cls)
+        name = _name_of(cls)
         if name is None:  # a plug-in's own class: kept, but only a trusted load will read it
             self.pickled.append(value)
             return {"$pickled": len(self.pickled) - 1, "class": f"{cls.__module__}.{cls.__qualname__}"}
@@ -226,9 +221,7 @@ class _Reader:
                 raise UntrustedPickle(str(node.get("class", "a plug-in class")))
             return self.pickled[int(node["$pickled"])]
         if "$object" in node:
-            cls = _classes().get(str(node["$object"]))
-            if cls is None:
-                raise ValueError(f"class {str(node['$object'])[:80]!r} is not one an advisor model may hold")
+            cls = _resolve(str(node["$object"]))
             state = self.decode(node["state"])
             if not isinstance(state, dict):
                 raise ValueError("an object state that is not a mapping")

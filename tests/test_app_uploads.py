@@ -238,7 +238,7 @@ def test_in_a_browser_tables_have_no_csv_export_and_a_wrong_file_gets_our_senten
             {"name": "model.pkl", "mimeType": "application/octet-stream", "buffer": WRONG_KINDS["model.pkl"]}
         )
         expect(page.get_by_text("File 'model.pkl' has the extension '.pkl'")).to_be_visible()
-        expect(page.get_by_text("No dataset is active")).to_be_visible()
+        expect(page.get_by_text("No dataset is active: upload")).to_be_visible()
         _idle(page)
         assert page.get_by_text("files are not allowed").count() == 0
         assert page.get_by_role("button", name="Run the advisor").count() == 0

@@ -253,7 +253,7 @@ def test_measure_on_a_target_then_import_and_rank_on_it(runs, tmp_path: Path):
     shown = cli("show", str(out), "--device", "edge-board")
     assert shown.returncode == 0 and "as measured on edge-board" in shown.stdout
     wrong = cli("import", str(out), str(DATA / "penguins.csv"))
-    assert wrong.returncode == 2 and "could not be read as a device measurement" in wrong.stderr
+    assert wrong.returncode == 2 and "is not valid JSON" in wrong.stderr and "penguins.csv" in wrong.stderr
 
 
 @pytest.mark.parametrize("kind", ["classification", "regression"])
