@@ -314,3 +314,16 @@ def test_an_artifact_from_before_format_2_loads_only_with_trust_and_exports_with
     names = set(zipfile.ZipFile(exported).namelist())
     assert "model.json" in names and "predictor.joblib" not in names
     assert list(advisor.load_artifact(exported).predict(rows)) == expected  # no trust needed any more
+
+
+@pytest.mark.parametrize("key", ["linear", "lightgbm-fast", "mlp-int4"])
+def test_artifacts_exported_earlier_keep_loading_and_predict_the_same(key: str):
+    """tests/data/format2-*.zip were exported by the advisor as of format 2 (before the engine's
+    modules moved); they must load without trust and give the predictions they gave then."""
+    import pandas as pd
+
+    expected = json.loads((PROJECT / "tests" / "data" / "format2-expected.json").read_text())["predictions"][key]
+    rows = pd.read_csv(DATA / "penguins.csv").drop(columns="species").head(30)
+    artifact = advisor.load_artifact(PROJECT / "tests" / "data" / f"format2-{key}.zip")
+    assert [str(label) for label in artifact.predict(rows)] == expected["labels"]
+    assert np.allclose(artifact.predictor.scores(rows), np.array(expected["scores"]), rtol=1e-6, atol=1e-9)
