@@ -11,15 +11,27 @@ A plain library (it never imports streamlit). The surface:
     model.predict({"island": "Biscoe", ...})
 """
 
-from advisor._artifact import Artifact, ArtifactError, export, load_artifact
-from advisor._card import Card, card_lines, recommendation_card
-from advisor._catalog import METRICS, CandidateSpec, Registry, TargetProfile, get_target, load_candidates, load_targets
-from advisor._charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
-from advisor._data import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
-from advisor._errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
-from advisor._measure import HIGHER_IS_BETTER
-from advisor._modelfile import UntrustedPickle
-from advisor._pareto import (
+from advisor.candidates.catalog import (
+    METRICS,
+    CandidateSpec,
+    Registry,
+    TargetProfile,
+    get_target,
+    load_candidates,
+    load_targets,
+)
+from advisor.data.load import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
+from advisor.deploy.artifact import Artifact, ArtifactError, export, load_artifact
+from advisor.deploy.modelfile import UntrustedPickle
+from advisor.deploy.predictor import Predictor, load_predictor
+from advisor.errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
+from advisor.measure.figures import HIGHER_IS_BETTER
+from advisor.measure.timing import QUICK_TIMING, TimingConfig
+from advisor.pipeline.run import ProgressEvent, advise, open_run, resume
+from advisor.present.card import Card, card_lines, recommendation_card
+from advisor.present.charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
+from advisor.present.report import build_report
+from advisor.rank.pareto import (
     Recommendation,
     pareto_mask,
     parse_limits,
@@ -27,13 +39,9 @@ from advisor._pareto import (
     recommend,
     to_losses,
 )
-from advisor._predictor import Predictor, load_predictor
-from advisor._report import build_report
-from advisor._results import LEADERBOARD_COLUMNS, CandidateResult, CannotWrite, Run
-from advisor._run import ProgressEvent, advise, open_run, resume
-from advisor._significance import Significance
-from advisor._store import Store, StoreError, is_run_id, new_run_id
-from advisor._timing import QUICK_TIMING, TimingConfig
+from advisor.rank.significance import Significance
+from advisor.results import LEADERBOARD_COLUMNS, CandidateResult, CannotWrite, Run
+from advisor.store import Store, StoreError, is_run_id, new_run_id
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from advisor._errors import AdvisorError, shown
+from advisor.errors import AdvisorError, shown
 
 EXIT_USER_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE (`advisor list | head`)
@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        from advisor._store import is_run_id
+        from advisor.store import is_run_id
 
         options = {o for action in self._actions for o in action.option_strings}
         dashed = [a for a in getattr(self, "_given", []) if a.startswith("-") and is_run_id(a) and a not in options]
@@ -278,7 +278,7 @@ def render(run: Any, methods: bool = False) -> str:
     for warning in run.dataset.get("warnings", []):
         lines.append(f"Note: {warning}")
     if run.settings.get("helpers"):
-        from advisor._run import helpers_message
+        from advisor.pipeline.run import helpers_message
 
         lines.append(f"Note: {helpers_message(run.settings['helpers'])}")
     header = [
@@ -355,7 +355,7 @@ def render(run: Any, methods: bool = False) -> str:
     rec = run.recommendation
     lines.append("")
     if rec:
-        from advisor._card import recommendation_card
+        from advisor.present.card import recommendation_card
 
         card = recommendation_card(run)
         if card.key:
@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from advisor._results import cannot_write, disk_problem
+    from advisor.results import cannot_write, disk_problem
 
     args = _build_parser().parse_args(argv)
     try:
@@ -498,7 +498,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print(render(run, methods=args.methods))
         return 0
     if args.command == "export":
-        from advisor._results import cannot_write, disk_problem
+        from advisor.results import cannot_write, disk_problem
 
         run = advisor.open_run(args.run, store=args.store)
         key = args.candidate or (run.recommendation.key if run.recommendation else None)
@@ -516,8 +516,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "measure":
         import json
 
-        from advisor._device import measure_artifact
-        from advisor._results import write_file
+        from advisor.measure.device import measure_artifact
+        from advisor.results import write_file
 
         rows, _ = advisor.load_table(args.rows)
         timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
@@ -533,7 +533,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "import":
         from pathlib import Path
 
-        from advisor._device import attach_device, check_device_measurement, parse_device_file
+        from advisor.measure.device import attach_device, check_device_measurement, parse_device_file
 
         # What the file is comes first (a foreign file named as the measurement), then the run, then
         # the measurement's figures.
@@ -560,7 +560,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "report":
-        from advisor._results import write_file
+        from advisor.results import write_file
 
         run = _opened(args)
         path = write_file(args.html, advisor.build_report(run))

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import advisor
-from advisor._results import spreadsheet_safe
+from advisor.results import spreadsheet_safe
 from app.jobs import JobRegistry
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -271,7 +271,7 @@ def import_device(run: advisor.Run, raw: bytes, name: str) -> str | None:
     """Attach an uploaded device measurement to its run in the store; the error sentence, or None."""
     import json
 
-    from advisor._device import DEVICE_FORMAT, attach_device
+    from advisor.measure.device import DEVICE_FORMAT, attach_device
 
     try:
         measurement = json.loads(raw)

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import advisor  # noqa: E402
-from advisor._fast import compile_model  # noqa: E402
-from advisor._timing import TimingConfig, measure_single_row, pinned_threads  # noqa: E402
+from advisor.deploy.fast import compile_model  # noqa: E402
+from advisor.measure.timing import TimingConfig, measure_single_row, pinned_threads  # noqa: E402
 
 KEYS = ("linear", "tree", "lightgbm")
 CONFIG = TimingConfig(warmup_calls=200, calls=1000, rounds=10)
@@ -50,7 +50,7 @@ def onnx_session(path: Path):
     return lambda x: session.run(None, {"input": x})
 
 
-def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor._data.Split) -> object:
+def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.load.Split) -> object:
     import lightgbm
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer

@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from advisor._artifact import FORMAT, FORMAT_VERSION  # noqa: E402
+from advisor.deploy.artifact import FORMAT, FORMAT_VERSION  # noqa: E402
 
 HEADROOM_MB = 200
 PROBE = """
 import resource, sys
 import advisor
-from advisor._artifact import read_verified
+from advisor.deploy.artifact import read_verified
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 refused = ""
 try:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import advisor  # noqa: E402
-from advisor._timing import TimingConfig, measure_single_row, pinned_threads  # noqa: E402
+from advisor.measure.timing import TimingConfig, measure_single_row, pinned_threads  # noqa: E402
 
 SETS = {"adult": ("adult.csv.gz", "income"), "digits": ("digits.csv", "target")}
 MODEL_ONLY = TimingConfig(warmup_calls=200, calls=1000, rounds=10)
@@ -138,7 +138,7 @@ def targets(run: advisor.Run, rows: list[dict]) -> list[str]:
                 f"{r['agreement']:.3f}: {'OK' if ok else 'MISSED'}"
             )
     if "mlp-binary" in by:
-        from advisor._torch_mlp import linear_layers
+        from advisor.candidates.networks import linear_layers
 
         parent = advisor.load_predictor(run.candidate("mlp").artifact).model
         entries = [layer.weight.numel() for layer in linear_layers(parent.network)]

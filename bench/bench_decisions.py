@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import advisor  # noqa: E402
-from advisor._card import recommendation_card  # noqa: E402
-from advisor._significance import paired_ties  # noqa: E402
+from advisor.present.card import recommendation_card  # noqa: E402
+from advisor.rank.significance import paired_ties  # noqa: E402
 
 GAP = 0.01  # 1 pp of a share metric, or 0.01 R2
 

@@ -3,7 +3,7 @@
     python bench/bench_modelfile.py [dataset.csv.gz target]   (default: adult, income)
 
 Trains every default candidate once (quick timing), then for each one compares the format the
-advisor writes (`model.json` + `model.npz` + LightGBM text, see advisor/_modelfile.py) with
+advisor writes (`model.json` + `model.npz` + LightGBM text, see advisor/deploy/modelfile.py) with
 what format 1 stored (the whole predictor through joblib.dump): bytes, and the time to rebuild
 the predictor from those bytes in this process (median of 7 loads after one warm-up, 1 thread),
 and the largest difference between their scores on 2,000 test rows (0 when both rebuild the
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import advisor  # noqa: E402
-from advisor._artifact import model_members, read_verified  # noqa: E402
-from advisor._modelfile import load_model_files  # noqa: E402
+from advisor.deploy.artifact import model_members, read_verified  # noqa: E402
+from advisor.deploy.modelfile import load_model_files  # noqa: E402
 
 LOADS = 7
 

@@ -217,7 +217,7 @@ def test_every_page_renders_without_error(page):
 def test_device_measurement_upload_ranks_on_it(tmp_path):
     import json
 
-    from advisor._device import measure_artifact
+    from advisor.measure.device import measure_artifact
 
     run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear", "tree"])
     rows = advisor.load_table(DATA / "penguins.csv")[0]

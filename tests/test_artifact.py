@@ -134,7 +134,7 @@ def test_a_consistently_rebuilt_file_with_other_contents_is_refused(runs, tmp_pa
 
 
 def test_a_signed_artifact_needs_the_same_key(runs, tmp_path: Path, monkeypatch):
-    from advisor._artifact import KEY_ENV, model_members, read_verified, write_artifact
+    from advisor.deploy.artifact import KEY_ENV, model_members, read_verified, write_artifact
 
     contents, _ = read_verified(runs["classification"].candidate("linear").artifact)
     predictor = advisor.load_artifact(runs["classification"].candidate("linear").artifact).predictor
@@ -258,7 +258,7 @@ def test_measure_on_a_target_then_import_and_rank_on_it(runs, tmp_path: Path):
 
 @pytest.mark.parametrize("kind", ["classification", "regression"])
 def test_onnx_is_written_where_a_converter_exists_and_matches(runs, kind, tmp_path: Path):
-    from advisor._onnx import compare, onnx_scores
+    from advisor.deploy.onnx import compare, onnx_scores
 
     run = runs[kind]
     rows = _test_rows(run)
@@ -287,8 +287,8 @@ def test_an_artifact_from_before_format_2_loads_only_with_trust_and_exports_with
 
     import joblib
 
-    from advisor._artifact import read_verified
-    from advisor._modelfile import UntrustedPickle, is_model_member, load_model_files
+    from advisor.deploy.artifact import read_verified
+    from advisor.deploy.modelfile import UntrustedPickle, is_model_member, load_model_files
 
     run = advisor.advise(
         DATA / "penguins.csv", "species", candidates=["tree"], timing=advisor.QUICK_TIMING, store=tmp_path / "s"
@@ -327,3 +327,18 @@ def test_artifacts_exported_earlier_keep_loading_and_predict_the_same(key: str):
     artifact = advisor.load_artifact(PROJECT / "tests" / "data" / f"format2-{key}.zip")
     assert [str(label) for label in artifact.predict(rows)] == expected["labels"]
     assert np.allclose(artifact.predictor.scores(rows), np.array(expected["scores"]), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("key", ["tree", "mlp-int4"])
+def test_format_1_artifacts_from_the_former_module_layout_load_with_trust(key: str):
+    """tests/data/format1-*.zip were exported before format 2 (a joblib pickle naming the engine's
+    former modules, advisor._predictor and the like): refused without trust, loaded with it."""
+    import pandas as pd
+
+    path = PROJECT / "tests" / "data" / f"format1-{key}.zip"
+    with pytest.raises(advisor.UntrustedPickle, match="trust=True"):
+        advisor.load_artifact(path)
+    artifact = advisor.load_artifact(path, trust=True)
+    rows = pd.read_csv(DATA / "penguins.csv").drop(columns="species").head(30)
+    assert set(artifact.predict(rows)) <= {"Adelie", "Chinstrap", "Gentoo"}
+    assert (artifact.predict(rows) == pd.read_csv(DATA / "penguins.csv")["species"].head(30)).mean() > 0.9

@@ -31,8 +31,8 @@ from streamlit.testing.v1 import AppTest
 
 import advisor
 from advisor import cli
-from advisor._data import TASKS, split_dataset
-from advisor._encoder import TabularEncoder
+from advisor.data.encoder import TabularEncoder
+from advisor.data.load import TASKS, split_dataset
 
 from conftest import PROJECT
 

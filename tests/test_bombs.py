@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 import advisor
-from advisor._artifact import FORMAT, FORMAT_VERSION, ArtifactError, read_verified
+from advisor.deploy.artifact import FORMAT, FORMAT_VERSION, ArtifactError, read_verified
 
 from conftest import PROJECT
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from advisor import CandidateSpec, ConfigError, Registry, load_candidates, load_targets
-from advisor._errors import UnknownKey
+from advisor.errors import UnknownKey
 
 
 def test_default_catalog_covers_the_families():

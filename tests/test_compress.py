@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import advisor
-from advisor._codecs import huffman_decode, huffman_encode, pack, quantize_rows, unpack
+from advisor.candidates.codecs import huffman_decode, huffman_encode, pack, quantize_rows, unpack
 
 from conftest import DATA
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from advisor import load_artifact, load_candidates, load_dataset, split_dataset
-from advisor._artifact import write_artifact
-from advisor._encoder import TabularEncoder
-from advisor._models import BUILDERS, TrainContext
-from advisor._predictor import Predictor
+from advisor.candidates.builders import BUILDERS, TrainContext
+from advisor.data.encoder import TabularEncoder
+from advisor.deploy.artifact import write_artifact
+from advisor.deploy.predictor import Predictor
 
 from conftest import DATA
 

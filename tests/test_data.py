@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor import _errors as errors
-from advisor._data import inspect_table, load_dataset, load_table, split_dataset
+from advisor import errors
+from advisor.data.load import inspect_table, load_dataset, load_table, split_dataset
 
 
 def _one_sentence(message: str) -> None:

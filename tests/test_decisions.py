@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor._measure import bootstrap_indices, measure_quality
-from advisor._pareto import recommend
-from advisor._significance import Significance, paired_ties, quality_utilities
-from advisor._stability import noise_draws, stability, weight_ranges
+from advisor.measure.figures import bootstrap_indices, measure_quality
+from advisor.rank.pareto import recommend
+from advisor.rank.significance import Significance, paired_ties, quality_utilities
+from advisor.rank.stability import noise_draws, stability, weight_ranges
 
 CLOUD = Significance(
     levels={"latency": 10.0, "size": 409.6e6, "cost": 0.1, "throughput": 100.0},
@@ -89,8 +89,8 @@ def test_size_under_a_tenth_of_the_budget_counts_as_equal():
 
 
 def test_targets_carry_their_levels_with_reasons():
-    from advisor._catalog import load_significance, load_targets
-    from advisor._significance import significance_for
+    from advisor.candidates.catalog import load_significance, load_targets
+    from advisor.rank.significance import significance_for
 
     rules = load_significance()
     assert rules.latency_reason and rules.cost_reason and rules.size_reason and rules.energy_reason
@@ -105,8 +105,8 @@ def test_targets_carry_their_levels_with_reasons():
 
 
 def test_volume_is_a_target_figure_the_user_can_change():
-    from advisor._catalog import get_target
-    from advisor._significance import significance_for
+    from advisor.candidates.catalog import get_target
+    from advisor.rank.significance import significance_for
 
     busy = get_target("cloud-cpu").override(predictions_per_month=1e9)
     assert significance_for(busy).levels["cost"] == pytest.approx(0.001)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor._encoder import TabularEncoder
-from advisor._errors import InputSchemaError
+from advisor.data.encoder import TabularEncoder
+from advisor.errors import InputSchemaError
 
 ROLES = {"n": "numeric", "c": "categorical", "t": "text", "d": "datetime"}
 
@@ -64,7 +64,7 @@ def test_missing_column_is_named():
 
 def test_numbers_as_good_as_infinite_are_imputed_on_both_paths():
     """Found by the loader's fuzz test: 1.4e154 as text in a numeric column overflowed the scaling."""
-    from advisor._fast import FastEncoder
+    from advisor.deploy.fast import FastEncoder
 
     train = pd.DataFrame({"n": ["0.0"] * 20 + ["1.3870146134423377e+154", "inf", "-1e200", "2.5"]})
     with np.errstate(all="raise"):  # no overflow anywhere

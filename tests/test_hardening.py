@@ -27,13 +27,13 @@ from types import SimpleNamespace
 import pytest
 
 import advisor
-from advisor import _store
-from advisor._artifact import model_card
-from advisor._device import DEVICE_FORMAT
-from advisor._results import CannotWrite, write_file
-from advisor._store import Store
+from advisor import store as _store
 from advisor.cli import _command, terminal_safe
 from advisor.cli import main as cli
+from advisor.deploy.artifact import model_card
+from advisor.measure.device import DEVICE_FORMAT
+from advisor.results import CannotWrite, write_file
+from advisor.store import Store
 
 from conftest import DATA, PROJECT
 
@@ -243,7 +243,7 @@ def test_a_child_whose_parent_stops_listening_exits_quietly():
     next message would fail with BrokenPipeError; it ends quietly instead."""
     result = _python(
         "import multiprocessing\n"
-        "from advisor._isolate import _child\n"
+        "from advisor.execute.isolate import _child\n"
         "receiver, sender = multiprocessing.Pipe(duplex=False)\n"
         "receiver.close()\n"
         "_child(sender, lambda payload, report: report('epoch 1/5'), None)\n"
@@ -266,7 +266,7 @@ def test_a_caller_that_stops_waiting_takes_its_child_down_quietly():
     to report into a closed pipe."""
     result = _python(
         "import os, time\n"
-        "from advisor._isolate import run_isolated\n"
+        "from advisor.execute.isolate import run_isolated\n"
         "from test_hardening import chatty_work\n"
         "seen = []\n"
         "def interrupt(message):\n"
@@ -316,7 +316,7 @@ def test_the_store_on_a_full_disk_is_one_sentence_and_keeps_what_was_committed(t
     store.create_run(run_id, {"dataset": {"name": "d.csv"}})
     store.save_candidate(run_id, "baseline", 0, "measured", {"key": "baseline", "notes": ["kept"]})
     result = _python(
-        "from advisor._store import Store, StoreError\n"
+        "from advisor.store import Store, StoreError\n"
         f"store = Store({str(home)!r})\n"
         "try:\n"
         "    big = {'key': 'linear', 'notes': ['x' * 2_000_000]}\n"
@@ -351,7 +351,7 @@ def test_results_json_on_a_full_disk_keeps_the_good_one(small_run, tmp_path: Pat
     before = {name: (out / name).read_bytes() for name in _files(out)}
     result = _python(
         "from advisor import open_run\n"
-        "from advisor._results import CannotWrite\n"
+        "from advisor.results import CannotWrite\n"
         f"run = open_run({str(out)!r})\n"
         "try:\n"
         f"    run.save_json({str(out)!r})\n"

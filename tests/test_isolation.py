@@ -10,7 +10,7 @@ import pytest
 
 import advisor
 from advisor import QUICK_TIMING, CandidateSpec, Registry, advise, load_candidates
-from advisor._isolate import Limits, WorkFailed, run_isolated
+from advisor.execute.isolate import Limits, WorkFailed, run_isolated
 
 from conftest import DATA
 

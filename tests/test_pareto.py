@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from advisor import ConfigError, pareto_mask, parse_limits, parse_priorities, recommend, to_losses
-from advisor._pareto import utilities
+from advisor.rank.pareto import utilities
 
 
 def test_front_on_two_losses():

@@ -17,7 +17,7 @@ import pytest
 
 import advisor
 from advisor import QUICK_TIMING, Store, advise
-from advisor._lock import timing_lock
+from advisor.measure.lock import timing_lock
 
 from conftest import DATA, PROJECT
 

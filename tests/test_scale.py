@@ -7,8 +7,8 @@ import pandas as pd
 
 import advisor
 from advisor import QUICK_TIMING, advise
-from advisor._data import load_dataset, split_dataset
-from advisor._run import sample_training_rows
+from advisor.data.load import load_dataset, split_dataset
+from advisor.pipeline.run import sample_training_rows
 
 from conftest import DATA
 

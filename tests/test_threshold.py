@@ -15,7 +15,7 @@ import pytest
 
 import advisor
 from advisor import QUICK_TIMING, ConfigError, advise
-from advisor._threshold import MIN_GAIN, check_miss_cost, choose_threshold
+from advisor.candidates.threshold import MIN_GAIN, check_miss_cost, choose_threshold
 
 from conftest import DATA, PROJECT
 
@@ -174,7 +174,7 @@ def test_a_predictor_saved_before_thresholds_predicts_the_most_probable_class(ra
     proba = predictor.predict_proba(rows)
     assert list(predictor.predict(rows)) == list(predictor.classes[proba.argmax(axis=1)])
     assert predictor.predict(rows.iloc[0].to_dict())[0] == predictor.classes[proba[0].argmax()]
-    from advisor._artifact import decision_rule
+    from advisor.deploy.artifact import decision_rule
 
     assert "highest probability" in decision_rule(predictor)["rule"]
 
@@ -184,7 +184,7 @@ def test_a_miss_cost_makes_the_cost_of_errors_the_primary_metric(tmp_path):
     import pandas as pd
 
     from advisor import QUICK_TIMING, advise
-    from advisor._measure import error_costs
+    from advisor.measure.figures import error_costs
 
     from conftest import DATA
 

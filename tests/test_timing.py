@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor._hardware import CpuSampler
-from advisor._timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor.measure.hardware import CpuSampler
+from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
 
 CONFIG = TimingConfig(warmup_calls=10, calls=300, rounds=6, batch_rounds=2, batch_min_seconds=0.02, batch_min_calls=3)
 

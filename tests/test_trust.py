@@ -39,8 +39,8 @@ from streamlit.testing.v1 import AppTest
 from test_e2e_browser import CHROMIUM, LAUNCH_ARGS, _require_browser, streamlit_server
 
 import advisor
-from advisor._results import FORMULA_START, spreadsheet_safe
 from advisor.cli import main as cli
+from advisor.results import FORMULA_START, spreadsheet_safe
 
 from conftest import DATA, PROJECT
 

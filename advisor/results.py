@@ -1,0 +1,647 @@
+"""Results: one candidate's measurements, the run, its leaderboard and results.json."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from advisor.candidates.catalog import TargetProfile, get_target
+from advisor.errors import AdvisorError
+from advisor.measure.figures import (
+    HIGHER_IS_BETTER,
+    BatchMeasurement,
+    Estimate,
+    LatencyMeasurement,
+    QualityMeasurement,
+    SizeMeasurement,
+    StartupMeasurement,
+    as_plain,
+    best_batch,
+    cost_per_million,
+    energy_per_1k,
+)
+from advisor.rank.pareto import Recommendation, parse_limits, parse_priorities, recommend
+from advisor.rank.significance import Significance, paired_ties, significance_for
+from advisor.rank.stability import Stability, stability
+
+RESULTS_VERSION = 1
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose headers and text cells cannot run as formulas when the CSV is opened in a
+    spreadsheet: each one that starts with a formula character gets a leading `'`. Numeric and
+    boolean columns are left as they are, so -0.5 stays a number."""
+    columns = []
+    for _, values in frame.items():
+        numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
+        columns.append(values if numeric else values.map(_inert))
+    safe = pd.concat(columns, axis=1) if columns else frame.copy()
+    return safe.set_axis([_inert(str(c)) for c in frame.columns], axis=1)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """The one way the advisor writes a CSV a person may open: spreadsheet-safe, no index, whole."""
+    return write_file(path, spreadsheet_safe(frame).to_csv(index=False))
+
+
+class CannotWrite(AdvisorError):
+    """A file could not be written: the disk is full, or the folder is read-only."""
+
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """'full' or 'read-only' when an OSError (or an SQLite error) says so; None for anything else."""
+    number = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if number in FULL_DISK or "disk is full" in text or "disk i/o error" in text:
+        return "full"
+    if number in READ_ONLY or "readonly database" in text or "read-only" in text:
+        return "read-only"
+    return None
+
+
+def cannot_write(path: str | Path, exc: OSError) -> CannotWrite:
+    """The one sentence for a file the advisor could not write: the path, the cause, what to do."""
+    problem = disk_problem(exc)
+    if problem == "full":
+        cause = "the disk is full (or the file is over a size limit); free some space or write it to another disk"
+    elif problem == "read-only":
+        cause = "its folder is read-only (permission denied); choose a folder you can write to"
+    elif isinstance(exc, IsADirectoryError):
+        cause = "that is a folder; give a file name, e.g. report.html"
+    elif isinstance(exc, NotADirectoryError | FileExistsError):
+        cause = "a part of that path is a file, not a folder; choose another location"
+    else:
+        cause = f"{exc.strerror or exc}; choose another location"
+    return CannotWrite(f"Could not write '{path}': {cause}.")
+
+
+def write_file(path: str | Path, data: str | bytes) -> Path:
+    """Write a file a person will open, whole or not at all.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and is then renamed
+    over `path` (atomic): a full disk, a crash or a kill never leaves a half-written file, and a
+    good file is only ever replaced by a complete one. The folder is created when missing. A
+    failure is one sentence (`CannotWrite`) naming the path, and the temporary file is removed.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        with open(partial, "xb") as handle:  # created with the usual permissions (umask), never reused
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())  # a full disk can surface only here (delayed allocation)
+        os.replace(partial, path)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise cannot_write(path, exc) from None
+        raise
+    return path
+
+
+# Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning.
+LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "key": ("", "", "catalog key of the candidate"),
+    "name": ("", "", "display name"),
+    "family": ("", "", "baseline, linear, tree, forest, boosting or neural"),
+    "parent": ("", "", "the candidate this one was derived from (compressed variants)"),
+    "compression": ("", "", "what was done to the parent model, if anything"),
+    "status": ("", "", "measured, trained (not timed), failed or skipped"),
+    "primary": ("", "higher/lower", "the primary quality metric on the test split (its name is in primary_metric)"),
+    "primary_ci95_low": ("", "", "95% bootstrap interval of the primary metric, low end"),
+    "primary_ci95_high": ("", "", "95% bootstrap interval of the primary metric, high end"),
+    "accuracy": ("fraction", "higher", "share of test rows classified right"),
+    "balanced_accuracy": ("fraction", "higher", "mean recall over classes"),
+    "f1_macro": ("fraction", "higher", "F1 averaged over classes"),
+    "roc_auc": ("fraction", "higher", "area under the ROC curve (binary only)"),
+    "log_loss": ("nats", "lower", "cross-entropy of the predicted probabilities"),
+    "r2": ("fraction", "higher", "coefficient of determination"),
+    "rmse": ("target unit", "lower", "root mean squared error"),
+    "mae": ("target unit", "lower", "mean absolute error"),
+    "error_cost": ("false alarms", "lower", "binary with a miss cost N: (N x missed positives + false alarms) per row"),
+    "p50_ms": ("ms", "lower", "median latency, one row end to end, 1 thread"),
+    "p95_ms": ("ms", "lower", "95th percentile latency, one row, 1 thread"),
+    "p99_ms": ("ms", "lower", "99th percentile latency, one row, 1 thread"),
+    "rows_per_s": ("rows/s", "higher", "throughput at the best batch size, 1 thread"),
+    "best_batch": ("rows", "", "the batch size with the highest throughput"),
+    "size_bytes": ("bytes", "lower", "saved artifact on disk, preprocessing included"),
+    "gzip_bytes": ("bytes", "lower", "the artifact through gzip -9"),
+    "params": ("count", "lower", "model weights, or tree nodes"),
+    "weight_bytes": ("bytes", "lower", "a network's weights as stored (packed bits, int8, fp16, compressed)"),
+    "nonzero_weights": ("count", "lower", "a network's weight entries that are not zero (pruning)"),
+    "teacher_agreement": ("fraction", "higher", "a distilled student's agreement with its teacher on the test rows"),
+    "peak_predict_bytes": ("bytes", "lower", "extra memory at peak while predicting a batch"),
+    "load_ms": ("ms", "lower", "load the artifact and answer one row (libraries already imported)"),
+    "cold_start_ms": ("ms", "lower", "fresh process: interpreter, imports, load, first row"),
+    "joules_per_1k": ("J", "lower", "energy per 1,000 predictions (see its method)"),
+    "usd_per_million": ("USD", "lower", "cost per 1,000,000 predictions (see its method)"),
+    "usd_per_month": ("USD", "lower", "cost a month at the target's expected volume (predictions_per_month)"),
+    "train_s": ("s", "lower", "training time (not an inference metric; shown for context)"),
+    "trained_on": ("", "", "the machine (or Dask worker) that trained it"),
+    "timed_on": ("", "", "the machine (or Dask worker) its latency and throughput were measured on"),
+    "skilled": ("", "", "beats the no-skill baseline beyond the 95% interval"),
+    "pareto": ("", "", "on the Pareto front of the weighted metrics"),
+    "recommended": ("", "", "the recommendation for the current priorities"),
+    "score": ("0-1", "higher", "weighted normalised utility used to rank the front"),
+}
+
+
+def _where(place: Mapping[str, Any]) -> str | None:
+    """'host (CPU)' or 'tcp://worker (host, CPU)': where a figure was taken."""
+    if not place:
+        return None
+    machine = f"{place.get('host')}, {place.get('cpu')}"
+    return f"{place['dask_worker']} ({machine})" if place.get("dask_worker") else machine
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists back to the tuples the frozen measurements hold."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def _load(cls: type, data: Mapping[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: _frozen(v) for k, v in data.items() if k in names})
+
+
+@dataclass
+class CandidateResult:
+    key: str
+    name: str
+    family: str
+    status: str = "pending"
+    parent: str | None = None
+    compression: str | None = None
+    description: str = ""
+    error: str | None = None
+    runtime: str | None = None
+    train_s: float | None = None
+    train_device: str | None = None
+    artifact: str | None = None
+    quality: QualityMeasurement | None = None
+    latency: LatencyMeasurement | None = None
+    batches: dict[int, BatchMeasurement] = field(default_factory=dict)
+    batches_multithread: dict[int, BatchMeasurement] = field(default_factory=dict)
+    size: SizeMeasurement | None = None
+    startup: StartupMeasurement | None = None
+    gpu_latency: LatencyMeasurement | None = None  # the same protocol with the network on the GPU
+    gpu_batches: dict[int, BatchMeasurement] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # measured on a target machine (`measure`)
+    train_peak_rss_bytes: int | None = None  # peak resident memory of the process that trained it
+    worker: dict[str, Any] = field(default_factory=dict)  # where it was trained: host, pid, processor
+    measured_on: dict[str, Any] = field(default_factory=dict)  # where it was timed: host, processor
+    notes: list[str] = field(default_factory=list)
+    wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
+
+    def to_dict(self) -> dict[str, Any]:
+        return as_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CandidateResult:
+        plain = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        plain["quality"] = _load(QualityMeasurement, data.get("quality"))
+        plain["latency"] = _load(LatencyMeasurement, data.get("latency"))
+        plain["size"] = _load(SizeMeasurement, data.get("size"))
+        plain["startup"] = _load(StartupMeasurement, data.get("startup"))
+        plain["gpu_latency"] = _load(LatencyMeasurement, data.get("gpu_latency"))
+        plain["devices"] = dict(data.get("devices") or {})
+        for name in ("batches", "batches_multithread", "gpu_batches"):
+            plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
+        return cls(**plain)
+
+    def footprint(self) -> dict[str, Any]:
+        """Size and start-up figures, flat, as the leaderboard and results.json show them."""
+        out: dict[str, Any] = {}
+        if self.size:
+            out.update(size_bytes=self.size.serialized_bytes, gzip_bytes=self.size.gzip_bytes, params=self.size.params)
+            if self.size.weight_bytes is not None:
+                out.update(weight_bytes=self.size.weight_bytes, nonzero_weights=self.size.nonzero_weights)
+        if self.startup:
+            out.update(
+                load_ms=self.startup.load_ms + self.startup.first_row_ms,
+                cold_start_ms=self.startup.cold_start_ms,
+                peak_predict_bytes=self.startup.peak_predict_bytes,
+            )
+        return out
+
+    def _batches(self, device: str | None) -> dict[int, BatchMeasurement]:
+        if device is None:
+            return self.batches
+        measured = self.devices.get(device)
+        if not measured:
+            return {}
+        return {int(b): _load(BatchMeasurement, m) for b, m in measured["batches"].items()}
+
+    def energy(self, profile: TargetProfile, device: str | None = None) -> Estimate | None:
+        batch = best_batch(self._batches(device))
+        return energy_per_1k(batch, profile) if batch else None
+
+    def cost(self, profile: TargetProfile, device: str | None = None) -> Estimate | None:
+        batch = best_batch(self._batches(device))
+        energy = self.energy(profile, device)
+        return cost_per_million(batch, profile, energy) if batch and energy else None
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) advisor run: reopenable, re-rankable without retraining."""
+
+    run_id: str
+    created_at: float
+    status: str
+    dataset: dict[str, Any]
+    split: dict[str, int]
+    hardware: dict[str, Any]
+    settings: dict[str, Any]
+    candidates: list[CandidateResult]
+    profile: TargetProfile
+    phases_s: dict[str, float] = field(default_factory=dict)
+    store_root: str | None = None
+    error: str | None = None
+    recommendation: Recommendation | None = None
+    # Would more rows help? The reference candidate's test quality at 25, 50 and 100% of the
+    # training rows (see `advisor.pipeline.run.learning_curve`); None when it was not measured.
+    learning_curve: dict[str, Any] | None = None
+    # (recommendation, draws, result) of the last stability sweep: the card and results.json both
+    # ask for it, and it re-ranks a few hundred times.
+    _stability: tuple[Any, int, Any] | None = field(default=None, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def task(self) -> str:
+        return str(self.dataset["task"])
+
+    @property
+    def primary_metric(self) -> str:
+        return str(self.dataset["primary_metric"])
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self.settings.get("priorities") or self.profile.weights)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return dict(self.settings.get("limits") or {})
+
+    def significance(self) -> Significance:
+        """The target's levels below which differences count as none (catalog/targets.toml)."""
+        return significance_for(self.profile)
+
+    def replicates(self) -> dict[str, tuple[float, ...]]:
+        """Each candidate's bootstrap replicates of the primary metric (shared resamples)."""
+        return {c.key: c.quality.bootstrap for c in self.candidates if c.quality and c.quality.bootstrap}
+
+    def candidate(self, key: str) -> CandidateResult:
+        for c in self.candidates:
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+    @property
+    def device(self) -> str | None:
+        """The target machine whose imported figures rank the candidates (None: this machine's)."""
+        return self.settings.get("device")
+
+    def devices(self) -> list[str]:
+        return sorted({name for c in self.candidates for name in c.devices})
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per candidate: the leaderboard's rows before ranking columns."""
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        higher = HIGHER_IS_BETTER[self.primary_metric]
+        rows = []
+        for c in self.candidates:
+            row: dict[str, Any] = {
+                "key": c.key,
+                "name": c.name,
+                "family": c.family,
+                "parent": c.parent,
+                "compression": c.compression,
+                "status": c.status,
+                "train_s": c.train_s,
+                "trained_on": _where(c.worker),
+                "timed_on": _where(c.measured_on),
+            }
+            if c.quality:
+                row.update(c.quality.metrics)
+                row["primary"] = c.quality.primary_value
+                row["primary_ci95_low"] = c.quality.primary_ci95_low
+                row["primary_ci95_high"] = c.quality.primary_ci95_high
+                if baseline is None or baseline.quality is None:
+                    row["skilled"] = True
+                elif higher:
+                    row["skilled"] = c.quality.primary_ci95_low > baseline.quality.primary_value
+                else:
+                    row["skilled"] = c.quality.primary_ci95_high < baseline.quality.primary_value
+            if c.latency:
+                row.update(p50_ms=c.latency.p50_ms, p95_ms=c.latency.p95_ms, p99_ms=c.latency.p99_ms)
+            batch = best_batch(c.batches)
+            if batch:
+                row.update(rows_per_s=batch.rows_per_s, best_batch=batch.batch_size)
+            if self.device:  # figures measured on the target machine replace this machine's
+                measured = c.devices.get(self.device)
+                row.update(p50_ms=None, p95_ms=None, p99_ms=None, rows_per_s=None, best_batch=None)
+                if measured:
+                    latency = measured["latency"]
+                    best = max(measured["batches"].values(), key=lambda b: b["rows_per_s"])
+                    row.update(
+                        p50_ms=latency["p50_ms"],
+                        p95_ms=latency["p95_ms"],
+                        p99_ms=latency["p99_ms"],
+                        rows_per_s=best["rows_per_s"],
+                        best_batch=best["batch_size"],
+                    )
+                else:
+                    row["status"] = f"not measured on {self.device}"
+            row.update(c.footprint())
+            energy, cost = c.energy(self.profile, self.device), c.cost(self.profile, self.device)
+            if energy:
+                row["joules_per_1k"] = energy.value
+            if cost:
+                row["usd_per_million"] = cost.value
+                row["usd_per_month"] = cost.value * self.profile.predictions_per_month / 1e6
+            rows.append(row)
+        return rows
+
+    def rank(self) -> Recommendation:
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        self.recommendation = recommend(
+            self.records(),
+            self.weights,
+            self.limits,
+            self.primary_metric,
+            HIGHER_IS_BETTER[self.primary_metric],
+            no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+            significance=self.significance(),
+            replicates=self.replicates(),
+            ineligible=self.settings.get("helpers") or {},
+        )
+        return self.recommendation
+
+    def stability(self, draws: int = 200) -> Stability | None:
+        """How firm the pick is: weight ranges and timing-noise redraws (`advisor.rank.stability`)."""
+        recommendation = self.recommendation or self.rank()
+        if recommendation.key is None:
+            return None
+        if self._stability is not None and self._stability[0] is recommendation and self._stability[1] == draws:
+            return self._stability[2]
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        significance = self.significance()
+        ties = paired_ties(self.replicates(), significance.tie_confidence)
+        ineligible = self.settings.get("helpers") or {}
+
+        def rank(rows: Any, weights: Mapping[str, float]) -> Recommendation:
+            return recommend(
+                rows,
+                weights,
+                self.limits,
+                self.primary_metric,
+                HIGHER_IS_BETTER[self.primary_metric],
+                no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+                significance=significance,
+                ineligible=ineligible,
+                ties=ties,
+                explain=False,
+            )
+
+        rounds = {}
+        if not self.device:
+            for c in self.candidates:
+                batch = best_batch(c.batches)
+                rounds[c.key] = (
+                    c.latency.round_p99_ms if c.latency else None,
+                    batch.round_rows_per_s if batch else None,
+                )
+        found = stability(self.records(), recommendation.weights, recommendation.key, rank, rounds, draws)
+        self._stability = (recommendation, draws, found)
+        return found
+
+    def rerank(
+        self,
+        priorities: str | Mapping[str, float] | None = None,
+        limits: Any = None,
+        profile: str | TargetProfile | None = None,
+        device: str | None = None,
+    ) -> Run:
+        """The same measurements under other priorities, limits or target: no retraining.
+        `device` ranks on the figures imported from that target machine ("" for this machine's)."""
+        settings = dict(self.settings)
+        if device is not None:
+            if device and device not in self.devices():
+                from advisor.errors import UnknownKey, did_you_mean
+
+                raise UnknownKey(
+                    f"No figures from device '{device}' in this run; {did_you_mean(device, self.devices())}."
+                )
+            settings["device"] = device or None
+        new_profile = get_target(profile) if profile is not None else self.profile
+        if profile is not None and new_profile.key != self.profile.key:
+            settings["profile"] = new_profile.key
+            if priorities is None:
+                settings["priorities"] = dict(new_profile.weights)
+            if limits is None:
+                settings["limits"] = dict(new_profile.limits)
+        if priorities is not None:
+            settings["priorities"] = parse_priorities(priorities)
+        if limits is not None:
+            settings["limits"] = parse_limits(limits)
+        other = replace(self, settings=settings, profile=new_profile, recommendation=None)
+        other.rank()
+        return other
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per candidate; columns and directions in LEADERBOARD_COLUMNS."""
+        recommendation = self.recommendation or self.rank()
+        rows = self.records()
+        for row in rows:
+            row["pareto"] = row["key"] in recommendation.pareto
+            row["recommended"] = row["key"] == recommendation.key
+            row["score"] = recommendation.scores.get(row["key"])
+        frame = pd.DataFrame(rows)
+        ordered = [c for c in LEADERBOARD_COLUMNS if c in frame.columns]
+        frame = frame[ordered]
+        frame.attrs["primary_metric"] = self.primary_metric
+        return frame
+
+    # ------------------------------------------------------------------ results.json
+    def to_dict(self) -> dict[str, Any]:
+        recommendation = self.recommendation or self.rank()
+        candidates = []
+        for c in self.candidates:
+            energy, cost = c.energy(self.profile), c.cost(self.profile)
+            metrics: dict[str, Any] = {}
+            if c.quality:
+                metrics.update(c.quality.metrics)
+                metrics["primary_ci95"] = [c.quality.primary_ci95_low, c.quality.primary_ci95_high]
+            if c.latency:
+                metrics["latency_ms"] = {
+                    "p50": c.latency.p50_ms,
+                    "p95": c.latency.p95_ms,
+                    "p99": c.latency.p99_ms,
+                    "first_call": c.latency.first_call_ms,
+                }
+            if c.batches:
+                metrics["throughput_rps"] = {str(b): m.rows_per_s for b, m in sorted(c.batches.items())}
+                metrics["batch_latency_ms"] = {
+                    str(b): {"p50": m.p50_ms, "p95": m.p95_ms} for b, m in sorted(c.batches.items())
+                }
+            if c.batches_multithread:
+                metrics["throughput_rps_multithread"] = {
+                    str(b): {"rows_per_s": m.rows_per_s, "threads": m.threads}
+                    for b, m in sorted(c.batches_multithread.items())
+                }
+            metrics.update(c.footprint())
+            if c.devices:
+                metrics["devices"] = {
+                    name: {
+                        "latency_ms": {k: d["latency"][f"{k}_ms"] for k in ("p50", "p95", "p99")},
+                        "throughput_rps": {b: m["rows_per_s"] for b, m in d["batches"].items()},
+                        "load_ms": d["load_ms"],
+                        "hardware": d["hardware"].get("cpu_model"),
+                    }
+                    for name, d in c.devices.items()
+                }
+            if c.gpu_latency or c.gpu_batches:
+                metrics["gpu"] = {
+                    "latency_ms": None
+                    if c.gpu_latency is None
+                    else {"p50": c.gpu_latency.p50_ms, "p95": c.gpu_latency.p95_ms, "p99": c.gpu_latency.p99_ms},
+                    "throughput_rps": {str(b): m.rows_per_s for b, m in sorted(c.gpu_batches.items())},
+                }
+            if energy:
+                metrics["energy_j_per_1k"] = {
+                    "value": energy.value,
+                    "method": energy.method,
+                    "measured": energy.measured,
+                }
+            if cost:
+                metrics["usd_per_million"] = {"value": cost.value, "method": cost.method, "measured": cost.measured}
+            entry = {
+                "key": c.key,
+                "name": c.name,
+                "family": c.family,
+                "status": c.status,
+                "error": c.error,
+                "parent": c.parent,
+                "compression": c.compression,
+                "runtime": c.runtime,
+                "train_s": c.train_s,
+                "train_device": c.train_device,
+                "artifact": c.artifact,
+                "pareto": c.key in recommendation.pareto,
+                "metrics": metrics,
+                "measurements": c.to_dict(),
+            }
+            candidates.append(entry)
+        return as_plain(
+            {
+                "version": RESULTS_VERSION,
+                "run_id": self.run_id,
+                "created_at": self.created_at,
+                "status": self.status,
+                "error": self.error,
+                "store": self.store_root,
+                "dataset": self.dataset,
+                "split": self.split,
+                "task": self.task,
+                "primary_metric": self.primary_metric,
+                "profile": {k: v for k, v in self.profile.__dict__.items()},
+                "priorities": recommendation.weights,
+                "limits": recommendation.limits,
+                "hardware": self.hardware,
+                "settings": self.settings,
+                "phases_s": self.phases_s,
+                "learning_curve": self.learning_curve,
+                "candidates": candidates,
+                "pareto": list(recommendation.pareto),
+                "recommended": recommendation.key,
+                "reason": recommendation.reason,
+                "gives_up": dict(recommendation.gives_up),
+                "decision": self._decision(recommendation),
+                "excluded": {k: list(v) for k, v in recommendation.excluded.items()},
+                "scores": dict(recommendation.scores),
+            }
+        )
+
+    def _decision(self, recommendation: Recommendation) -> dict[str, Any]:
+        """What decided the pick, its ties, how firm it is, and the levels used (results.json)."""
+        significance = self.significance()
+        found = self.stability() if recommendation.key else None
+        names = {c.key: c.name for c in self.candidates}
+        return {
+            "most_accurate": recommendation.most_accurate,
+            "decided_by": recommendation.decided_by,
+            "ties": list(recommendation.ties),
+            "notes": list(recommendation.notes),
+            "stability": None if found is None else dict(found.to_dict(), sentences=found.sentences(names)),
+            "levels": dict(significance.levels),
+            "level_reasons": dict(significance.reasons),
+            "predictions_per_month": significance.predictions_per_month,
+        }
+
+    def save_json(self, out_dir: str | Path) -> Path:
+        """results.json and leaderboard.csv in `out_dir`, each written whole or not at all."""
+        out = Path(out_dir)
+        path = write_file(out / "results.json", json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        write_csv(self.leaderboard, out / "leaderboard.csv")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Run:
+        """A run from results.json."""
+        candidates = [CandidateResult.from_dict(c["measurements"]) for c in data["candidates"]]
+        return cls.from_header(data, candidates, data["run_id"], data["status"], data.get("store"))
+
+    @classmethod
+    def from_header(
+        cls,
+        header: Mapping[str, Any],
+        candidates: list[CandidateResult],
+        run_id: str,
+        status: str,
+        store_root: str | None,
+    ) -> Run:
+        """A run from its header (results.json or the store's) and its candidates, ranked."""
+        run = cls(
+            run_id=run_id,
+            created_at=header["created_at"],
+            status=status,
+            dataset=header["dataset"],
+            split=header.get("split", {}),
+            hardware=header.get("hardware", {}),
+            settings=header.get("settings", {}),
+            candidates=candidates,
+            profile=TargetProfile(**header["profile"]),
+            phases_s=header.get("phases_s", {}),
+            store_root=store_root,
+            error=header.get("error"),
+            learning_curve=header.get("learning_curve"),
+        )
+        run.rank()
+        return run
