@@ -20,17 +20,24 @@ from advisor.candidates.catalog import (
     load_candidates,
     load_targets,
 )
-from advisor.data.load import Dataset, guess_target, inspect_table, load_dataset, load_table, split_dataset
-from advisor.deploy.artifact import Artifact, ArtifactError, export, load_artifact
+from advisor.data.inspect import Dataset, guess_target, inspect_table, load_dataset
+from advisor.data.read import load_table
+from advisor.data.split import split_dataset
+from advisor.deploy.artifact import Artifact, export, load_artifact, load_predictor
 from advisor.deploy.modelfile import UntrustedPickle
-from advisor.deploy.predictor import Predictor, load_predictor
-from advisor.errors import AdvisorError, ConfigError, DataError, InputSchemaError, RunNotFound
+from advisor.deploy.predictor import Predictor
+from advisor.errors import AdvisorError, ArtifactError, ConfigError, DataError, InputSchemaError, RunNotFound
+from advisor.files import CannotWrite, disk_error, spreadsheet_safe, write_file
+from advisor.measure.device import attach_device, measure_artifact, read_device_measurement
 from advisor.measure.figures import HIGHER_IS_BETTER
 from advisor.measure.timing import QUICK_TIMING, TimingConfig
-from advisor.pipeline.run import ProgressEvent, advise, open_run, resume
+from advisor.pipeline.advise import advise, open_run, resume
+from advisor.pipeline.progress import ProgressEvent
 from advisor.present.card import Card, card_lines, recommendation_card
 from advisor.present.charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
+from advisor.present.explain import helpers_message
 from advisor.present.report import build_report
+from advisor.present.text import terminal_safe
 from advisor.rank.pareto import (
     Recommendation,
     pareto_mask,
@@ -40,10 +47,9 @@ from advisor.rank.pareto import (
     to_losses,
 )
 from advisor.rank.significance import Significance
-from advisor.results import LEADERBOARD_COLUMNS, CandidateResult, CannotWrite, Run
+from advisor.results import LEADERBOARD_COLUMNS, CandidateResult, Run
 from advisor.store import Store, StoreError, is_run_id, new_run_id
-
-__version__ = "0.1.0"
+from advisor.version import __version__ as __version__
 
 __all__ = [
     "AXES",
@@ -75,13 +81,16 @@ __all__ = [
     "TimingConfig",
     "UntrustedPickle",
     "advise",
+    "attach_device",
     "batch_data",
     "batch_figure",
     "build_report",
     "card_lines",
+    "disk_error",
     "export",
     "get_target",
     "guess_target",
+    "helpers_message",
     "inspect_table",
     "is_run_id",
     "load_artifact",
@@ -90,6 +99,7 @@ __all__ = [
     "load_predictor",
     "load_table",
     "load_targets",
+    "measure_artifact",
     "new_run_id",
     "open_run",
     "pareto_data",
@@ -97,10 +107,14 @@ __all__ = [
     "pareto_mask",
     "parse_limits",
     "parse_priorities",
+    "read_device_measurement",
     "recommend",
     "recommendation_card",
     "resume",
     "selected_key",
     "split_dataset",
+    "spreadsheet_safe",
+    "terminal_safe",
     "to_losses",
+    "write_file",
 ]

@@ -10,19 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from advisor.errors import AdvisorError, shown
+import advisor
+from advisor import AdvisorError, terminal_safe
 
 EXIT_USER_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE (`advisor list | head`)
-
-
-def terminal_safe(text: str) -> str:
-    """`text` with every control character shown as an escape (ESC as \\x1b, CR as \\r, U+202E as
-    \\u202e): a file, column or device name cannot move the cursor, recolour, rewrite or reorder
-    what the terminal shows. The CLI's own line breaks are kept."""
-    if text.isprintable():
-        return text
-    return "\n".join(shown(line, len(line)) for line in text.split("\n"))
 
 
 def _print(text: str = "", file: TextIO | None = None, flush: bool = False) -> None:
@@ -47,10 +39,10 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        from advisor.store import is_run_id
-
         options = {o for action in self._actions for o in action.option_strings}
-        dashed = [a for a in getattr(self, "_given", []) if a.startswith("-") and is_run_id(a) and a not in options]
+        dashed = [
+            a for a in getattr(self, "_given", []) if a.startswith("-") and advisor.is_run_id(a) and a not in options
+        ]
         hint = (
             f"; a run id that starts with '-' goes last, after '--', e.g. '{self.prog} [options] -- {dashed[0]}'"
             if dashed and any(action.dest == "run" for action in self._actions)  # show, export, report, ...
@@ -206,7 +198,6 @@ def _ranking_options(parser: argparse.ArgumentParser) -> None:
 
 def _profile(args: argparse.Namespace) -> Any:
     """The deployment target, with the user's own figures where given (--target-set)."""
-    import advisor
 
     profile = advisor.get_target(args.profile or "cloud-cpu")
     changes: dict[str, float] = {}
@@ -221,7 +212,6 @@ def _profile(args: argparse.Namespace) -> Any:
 
 def _opened(args: argparse.Namespace) -> Any:
     """The run named on the command line, re-ranked by whatever ranking options were given."""
-    import advisor
 
     run = advisor.open_run(args.run, store=args.store)
     if args.priorities or args.limit or args.profile or args.target_set or args.device:
@@ -278,9 +268,7 @@ def render(run: Any, methods: bool = False) -> str:
     for warning in run.dataset.get("warnings", []):
         lines.append(f"Note: {warning}")
     if run.settings.get("helpers"):
-        from advisor.pipeline.run import helpers_message
-
-        lines.append(f"Note: {helpers_message(run.settings['helpers'])}")
+        lines.append(f"Note: {advisor.helpers_message(run.settings['helpers'])}")
     header = [
         "",
         "key",
@@ -355,9 +343,7 @@ def render(run: Any, methods: bool = False) -> str:
     rec = run.recommendation
     lines.append("")
     if rec:
-        from advisor.present.card import recommendation_card
-
-        card = recommendation_card(run)
+        card = advisor.recommendation_card(run)
         if card.key:
             lines.append(f"{card.headline} ({card.key})")
             lines.append(card.reason)
@@ -423,7 +409,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from advisor.results import cannot_write, disk_problem
 
     args = _build_parser().parse_args(argv)
     try:
@@ -432,15 +417,9 @@ def _main(argv: Sequence[str] | None) -> int:
         _print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # the last safety net for a full disk or a read-only folder anywhere
-        problem = disk_problem(exc)
-        if problem is None or isinstance(exc, BrokenPipeError):
+        message = advisor.disk_error(exc)
+        if message is None:
             raise
-        where = exc.filename or "a file"
-        message = (
-            cannot_write(where, exc)
-            if problem == "full"
-            else f"Permission denied for '{where}'; choose a file or folder you can write to, or change its mode."
-        )
         _print(f"error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
@@ -449,7 +428,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    import advisor
 
     if args.command == "run":
         if args.device:
@@ -498,31 +476,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print(render(run, methods=args.methods))
         return 0
     if args.command == "export":
-        from advisor.results import cannot_write, disk_problem
-
         run = advisor.open_run(args.run, store=args.store)
         key = args.candidate or (run.recommendation.key if run.recommendation else None)
         if key is None:
             raise advisor.ConfigError("This run recommends no candidate; name the one to export.")
-        try:
-            path = advisor.export(run, key, args.out)
-        except OSError as exc:  # the zip's own write error does not name it
-            if disk_problem(exc) is None:
-                raise
-            raise cannot_write(args.out, exc) from None
+        path = advisor.export(run, key, args.out)  # a full disk or read-only folder: one sentence naming it
         _print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
         _print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
         return 0
     if args.command == "measure":
         import json
 
-        from advisor.measure.device import measure_artifact
-        from advisor.results import write_file
-
         rows, _ = advisor.load_table(args.rows)
         timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
-        result = measure_artifact(args.artifact, rows, name=args.name, timing=timing, trust=args.trust)
-        write_file(args.out, json.dumps(result, indent=2))
+        result = advisor.measure_artifact(args.artifact, rows, name=args.name, timing=timing, trust=args.trust)
+        advisor.write_file(args.out, json.dumps(result, indent=2))
         latency = result["latency"]
         _print(
             f"{result['device']}: {result['artifact']['key']} loads in {result['load_ms']:.1f} ms, one row p50 "
@@ -533,14 +501,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "import":
         from pathlib import Path
 
-        from advisor.measure.device import attach_device, check_device_measurement, parse_device_file
-
         # What the file is comes first (a foreign file named as the measurement), then the run, then
         # the measurement's figures.
-        data = parse_device_file(args.measurement)
+        measurement = advisor.read_device_measurement(args.measurement, check=False)
         run = advisor.open_run(args.run, store=args.store)
-        measurement = check_device_measurement(data, args.measurement)
-        key = attach_device(run, measurement)
+        key = advisor.attach_device(run, measurement, name=args.measurement)
         folder = Path(args.run)
         if folder.is_dir() and (folder / "results.json").is_file():
             run.save_json(folder)
@@ -560,10 +525,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "report":
-        from advisor.results import write_file
-
         run = _opened(args)
-        path = write_file(args.html, advisor.build_report(run))
+        path = advisor.write_file(args.html, advisor.build_report(run))
         _print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
         return 0
     if args.command == "list":

@@ -100,3 +100,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     if close:
         return f"did you mean {shown(close[0])!r}? Valid: {listing}"
     return f"valid: {listing}"
+
+
+class ArtifactError(AdvisorError):
+    """An artifact file is damaged, changed after export, or not an advisor artifact."""

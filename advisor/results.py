@@ -1,11 +1,10 @@
-"""Results: one candidate's measurements, the run, its leaderboard and results.json."""
+"""Results: one candidate's measurements, the run, its leaderboard and results.json.
+
+Files are written through `advisor.files` (whole or not at all; spreadsheet-safe CSV)."""
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from advisor.candidates.catalog import TargetProfile, get_target
-from advisor.errors import AdvisorError
+from advisor.files import write_csv, write_file
 from advisor.measure.figures import (
     HIGHER_IS_BETTER,
     BatchMeasurement,
@@ -33,95 +32,6 @@ from advisor.rank.significance import Significance, paired_ties, significance_fo
 from advisor.rank.stability import Stability, stability
 
 RESULTS_VERSION = 1
-# A text cell starting with one of these is run as a formula by spreadsheets (OWASP: CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> Any:
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose headers and text cells cannot run as formulas when the CSV is opened in a
-    spreadsheet: each one that starts with a formula character gets a leading `'`. Numeric and
-    boolean columns are left as they are, so -0.5 stays a number."""
-    columns = []
-    for _, values in frame.items():
-        numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
-        columns.append(values if numeric else values.map(_inert))
-    safe = pd.concat(columns, axis=1) if columns else frame.copy()
-    return safe.set_axis([_inert(str(c)) for c in frame.columns], axis=1)
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """The one way the advisor writes a CSV a person may open: spreadsheet-safe, no index, whole."""
-    return write_file(path, spreadsheet_safe(frame).to_csv(index=False))
-
-
-class CannotWrite(AdvisorError):
-    """A file could not be written: the disk is full, or the folder is read-only."""
-
-
-FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
-def disk_problem(exc: BaseException) -> str | None:
-    """'full' or 'read-only' when an OSError (or an SQLite error) says so; None for anything else."""
-    number = getattr(exc, "errno", None)
-    text = str(exc).lower()
-    if number in FULL_DISK or "disk is full" in text or "disk i/o error" in text:
-        return "full"
-    if number in READ_ONLY or "readonly database" in text or "read-only" in text:
-        return "read-only"
-    return None
-
-
-def cannot_write(path: str | Path, exc: OSError) -> CannotWrite:
-    """The one sentence for a file the advisor could not write: the path, the cause, what to do."""
-    problem = disk_problem(exc)
-    if problem == "full":
-        cause = "the disk is full (or the file is over a size limit); free some space or write it to another disk"
-    elif problem == "read-only":
-        cause = "its folder is read-only (permission denied); choose a folder you can write to"
-    elif isinstance(exc, IsADirectoryError):
-        cause = "that is a folder; give a file name, e.g. report.html"
-    elif isinstance(exc, NotADirectoryError | FileExistsError):
-        cause = "a part of that path is a file, not a folder; choose another location"
-    else:
-        cause = f"{exc.strerror or exc}; choose another location"
-    return CannotWrite(f"Could not write '{path}': {cause}.")
-
-
-def write_file(path: str | Path, data: str | bytes) -> Path:
-    """Write a file a person will open, whole or not at all.
-
-    The data goes to a temporary file in the same folder, is flushed to disk, and is then renamed
-    over `path` (atomic): a full disk, a crash or a kill never leaves a half-written file, and a
-    good file is only ever replaced by a complete one. The folder is created when missing. A
-    failure is one sentence (`CannotWrite`) naming the path, and the temporary file is removed.
-    """
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise cannot_write(path, exc) from None
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(partial, "xb") as handle:  # created with the usual permissions (umask), never reused
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())  # a full disk can surface only here (delayed allocation)
-        os.replace(partial, path)
-    except BaseException as exc:
-        partial.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise cannot_write(path, exc) from None
-        raise
-    return path
-
-
 # Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning.
 LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
     "key": ("", "", "catalog key of the candidate"),
@@ -285,7 +195,7 @@ class Run:
     error: str | None = None
     recommendation: Recommendation | None = None
     # Would more rows help? The reference candidate's test quality at 25, 50 and 100% of the
-    # training rows (see `advisor.pipeline.run.learning_curve`); None when it was not measured.
+    # training rows (see `advisor.pipeline.curve.learning_curve`); None when it was not measured.
     learning_curve: dict[str, Any] | None = None
     # (recommendation, draws, result) of the last stability sweep: the card and results.json both
     # ask for it, and it re-ranks a few hundred times.

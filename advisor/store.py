@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from advisor.errors import AdvisorError, RunNotFound
-from advisor.results import disk_problem
+from advisor.files import disk_problem
 
 HOME_ENV = "ADVISOR_HOME"
 DEFAULT_HOME = "advisor_runs"
@@ -220,7 +220,7 @@ class Store:
         if (folder / "input.parquet").is_file():
             return pd.read_parquet(folder / "input.parquet")
         if (folder / "input.csv").is_file():
-            from advisor.data.load import load_table
+            from advisor.data.read import load_table
 
             return load_table(folder / "input.csv")[0]
         raise RunNotFound(

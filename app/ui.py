@@ -16,7 +16,6 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import advisor
-from advisor.results import spreadsheet_safe
 from app.jobs import JobRegistry
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -123,7 +122,7 @@ def active_table(upload: UploadedFile | None) -> Table | None:
 def leaderboard_csv(board: pd.DataFrame) -> bytes:
     """The leaderboard as the CLI writes leaderboard.csv: spreadsheet-safe (a text cell that starts with
     = + - @ gets a leading '), numbers left as numbers."""
-    return spreadsheet_safe(board).to_csv(index=False).encode()
+    return advisor.spreadsheet_safe(board).to_csv(index=False).encode()
 
 
 def apply_profile(key: str) -> None:
@@ -269,20 +268,10 @@ def open_run(run_id: str) -> advisor.Run | None:
 
 def import_device(run: advisor.Run, raw: bytes, name: str) -> str | None:
     """Attach an uploaded device measurement to its run in the store; the error sentence, or None."""
-    import json
-
-    from advisor.measure.device import DEVICE_FORMAT, attach_device
-
     try:
-        measurement = json.loads(raw)
-    except ValueError:
-        return f"'{name}' is not JSON; upload the file that 'python -m advisor measure' wrote."
-    if not isinstance(measurement, dict) or measurement.get("format") != DEVICE_FORMAT:
-        return f"'{name}' is not a device measurement; upload the file that 'python -m advisor measure' wrote."
-    try:
-        key = attach_device(run, measurement)
-    except (advisor.AdvisorError, KeyError, TypeError) as exc:
-        return str(exc) if isinstance(exc, advisor.AdvisorError) else f"'{name}' is incomplete ({exc})."
+        key = advisor.attach_device(run, advisor.read_device_measurement(raw, name=name), name=name)
+    except advisor.AdvisorError as exc:
+        return str(exc)
     position = [c.key for c in run.candidates].index(key)
     store().save_candidate(run.run_id, key, position, run.candidate(key).status, run.candidate(key).to_dict())
     return None

@@ -50,7 +50,7 @@ def onnx_session(path: Path):
     return lambda x: session.run(None, {"input": x})
 
 
-def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.load.Split) -> object:
+def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.split.Split) -> object:
     import lightgbm
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer

@@ -138,7 +138,7 @@ def targets(run: advisor.Run, rows: list[dict]) -> list[str]:
                 f"{r['agreement']:.3f}: {'OK' if ok else 'MISSED'}"
             )
     if "mlp-binary" in by:
-        from advisor.candidates.networks import linear_layers
+        from advisor.candidates.layers import linear_layers
 
         parent = advisor.load_predictor(run.candidate("mlp").artifact).model
         entries = [layer.weight.numel() for layer in linear_layers(parent.network)]

@@ -44,7 +44,7 @@ def eats_memory(params: Mapping[str, Any], ctx: Any) -> Any:
 
 def slow_baseline(params: Mapping[str, Any], ctx: Any) -> Any:
     """The no-skill baseline after a pause: lets a test kill the advisor while a candidate trains."""
-    from advisor.candidates.builders import BUILDERS
+    from advisor.candidates.registry import BUILDERS
 
     time.sleep(float(params.get("seconds", 1.0)))
     return BUILDERS["baseline"]({}, ctx)

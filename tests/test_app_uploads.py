@@ -23,7 +23,7 @@ from test_app import MAIN, TEST_DATA, _app, _plain
 from test_e2e_browser import CHROMIUM, LAUNCH_ARGS, _idle, _require_browser, streamlit_server
 
 import advisor
-from advisor.results import FORMULA_START
+from advisor.files import FORMULA_START
 
 from conftest import DATA
 

@@ -32,7 +32,8 @@ from streamlit.testing.v1 import AppTest
 import advisor
 from advisor import cli
 from advisor.data.encoder import TabularEncoder
-from advisor.data.load import TASKS, split_dataset
+from advisor.data.inspect import TASKS
+from advisor.data.split import split_dataset
 
 from conftest import PROJECT
 

@@ -9,6 +9,8 @@ import pytest
 from advisor import CandidateSpec, ConfigError, Registry, load_candidates, load_targets
 from advisor.errors import UnknownKey
 
+from conftest import PROJECT
+
 
 def test_default_catalog_covers_the_families():
     registry = load_candidates()
@@ -36,7 +38,7 @@ def test_parent_must_exist_and_builder_must_be_known():
 
 
 def test_a_compressed_variant_is_just_another_entry(tmp_path: Path):
-    text = (Path(load_candidates.__code__.co_filename).parent.parent / "catalog" / "candidates.toml").read_text()
+    text = (PROJECT / "catalog" / "candidates.toml").read_text()
     text += (
         '\n[[candidate]]\nkey = "mlp-tiny"\nname = "Tiny MLP"\nfamily = "neural"\nbuilder = "torch_mlp"\n'
         'parent = "mlp"\ncompression = "narrow"\nparams = { hidden = [16] }\nrequires = ["torch"]\n'

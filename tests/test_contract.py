@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from advisor import load_artifact, load_candidates, load_dataset, split_dataset
-from advisor.candidates.builders import BUILDERS, TrainContext
+from advisor.candidates.context import TrainContext
+from advisor.candidates.registry import BUILDERS
 from advisor.data.encoder import TabularEncoder
 from advisor.deploy.artifact import write_artifact
+from advisor.deploy.modelfile import model_files
 from advisor.deploy.predictor import Predictor
 
 from conftest import DATA
@@ -92,7 +94,7 @@ def test_every_candidate_trains_predicts_saves_and_loads(spec, kind, built, tmp_
         assert np.isfinite(before.astype(float)).all()
     assert predictor.param_count() >= 1
 
-    files = predictor.to_files()
+    files = model_files(predictor)
     assert "model.pickle" not in files and set(files) >= {"model.json", "model.npz"}  # stored without pickle
     path = write_artifact(tmp_path / f"{spec.key}.zip", files, predictor, {})
     loaded = load_artifact(path).predictor  # trust not given: nothing is unpickled

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from advisor import errors
-from advisor.data.load import inspect_table, load_dataset, load_table, split_dataset
+from advisor.data.inspect import inspect_table, load_dataset
+from advisor.data.read import load_table
+from advisor.data.split import split_dataset
 
 
 def _one_sentence(message: str) -> None:

@@ -30,9 +30,9 @@ import advisor
 from advisor import store as _store
 from advisor.cli import _command, terminal_safe
 from advisor.cli import main as cli
-from advisor.deploy.artifact import model_card
+from advisor.deploy.describe import model_card
+from advisor.files import CannotWrite, write_file
 from advisor.measure.device import DEVICE_FORMAT
-from advisor.results import CannotWrite, write_file
 from advisor.store import Store
 
 from conftest import DATA, PROJECT
@@ -351,7 +351,7 @@ def test_results_json_on_a_full_disk_keeps_the_good_one(small_run, tmp_path: Pat
     before = {name: (out / name).read_bytes() for name in _files(out)}
     result = _python(
         "from advisor import open_run\n"
-        "from advisor.results import CannotWrite\n"
+        "from advisor.files import CannotWrite\n"
         f"run = open_run({str(out)!r})\n"
         "try:\n"
         f"    run.save_json({str(out)!r})\n"

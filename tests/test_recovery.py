@@ -238,3 +238,35 @@ def test_two_resumes_at_once_one_proceeds_the_other_gets_one_sentence(tmp_path):
         "is still running" in refused[1] or "is already complete" in refused[1]
     )
     assert advisor.open_run(run_id, store=tmp_path).status == "complete"
+
+
+def test_a_candidate_trained_again_on_resume_keeps_its_compression_label(tmp_path):
+    trained: set[str] = set()
+
+    def progress(event: advisor.ProgressEvent) -> None:
+        if event.stage == "train" and event.phase == "trained":
+            trained.add(event.candidate)
+
+    run = advise(
+        DATA / "penguins.csv",
+        "species",
+        store=tmp_path,
+        timing=QUICK_TIMING,
+        candidates=["mlp", "mlp-int8", "mlp-sweep"],
+        progress=progress,
+        should_stop=lambda: "mlp-sweep" in trained,
+        with_learning_curve=False,
+    )
+    assert run.status == "cancelled"
+    assert run.candidate("mlp-int8").compression == "int8"
+    Path(run.candidate("mlp-int8").artifact).write_bytes(b"not a zip")  # damaged: it cannot be reused
+    Path(run.candidate("mlp-sweep").artifact).unlink()  # gone
+
+    finished = advisor.resume(run.run_id, store=tmp_path, timing=QUICK_TIMING)
+    assert finished.status == "complete"
+    for key in ("mlp-int8", "mlp-sweep"):
+        assert any(n.startswith("trained again on resume") for n in finished.candidate(key).notes), key
+    reopened = advisor.open_run(run.run_id, store=tmp_path)
+    for result in (finished, reopened):
+        assert result.candidate("mlp-int8").compression == "int8"
+        assert (result.candidate("mlp-sweep").compression or "").startswith("sweep:")

@@ -264,7 +264,7 @@ def test_cli_run_then_show(tmp_path: Path):
 
 
 def test_device_timing_path_and_int8_stays_on_the_cpu(tmp_path: Path):
-    from advisor.pipeline.run import time_on_device
+    from advisor.pipeline.startup import time_on_device
 
     run = advise(
         DATA / "penguins.csv", "species", store=tmp_path, timing=QUICK_TIMING, candidates=["linear", "mlp", "mlp-int8"]

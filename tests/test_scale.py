@@ -7,8 +7,9 @@ import pandas as pd
 
 import advisor
 from advisor import QUICK_TIMING, advise
-from advisor.data.load import load_dataset, split_dataset
-from advisor.pipeline.run import sample_training_rows
+from advisor.data.inspect import load_dataset
+from advisor.data.split import split_dataset
+from advisor.pipeline.prepare import sample_training_rows
 
 from conftest import DATA
 

@@ -174,7 +174,7 @@ def test_a_predictor_saved_before_thresholds_predicts_the_most_probable_class(ra
     proba = predictor.predict_proba(rows)
     assert list(predictor.predict(rows)) == list(predictor.classes[proba.argmax(axis=1)])
     assert predictor.predict(rows.iloc[0].to_dict())[0] == predictor.classes[proba[0].argmax()]
-    from advisor.deploy.artifact import decision_rule
+    from advisor.deploy.describe import decision_rule
 
     assert "highest probability" in decision_rule(predictor)["rule"]
 

@@ -40,7 +40,7 @@ from test_e2e_browser import CHROMIUM, LAUNCH_ARGS, _require_browser, streamlit_
 
 import advisor
 from advisor.cli import main as cli
-from advisor.results import FORMULA_START, spreadsheet_safe
+from advisor.files import FORMULA_START, spreadsheet_safe
 
 from conftest import DATA, PROJECT
 
@@ -393,7 +393,7 @@ def test_the_app_never_unpickles_an_upload(trap, tmp_path: Path):
     at.run()
     assert not at.exception
     (error,) = at.error
-    _one_sentence(error.value, "evil.json", "is not JSON")
+    _one_sentence(error.value, "evil.json", "is not valid JSON")
     for name in (*EVIL_NAMES, "gzipped.csv.gz"):
         data = gzip.compress(payload) if name == "gzipped.csv.gz" else payload
         at.file_uploader(key="upload").upload(name, data, "application/octet-stream")

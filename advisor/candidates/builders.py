@@ -1,74 +1,18 @@
-"""Builders: one training function per catalog `builder`, each returning a fitted model.
+"""Builders of the table models: the baseline, linear models, trees, forests and LightGBM.
 
-A fitted model takes the encoded float32 matrix and returns scores: class probabilities
-(n, k) for classification, values (n,) for regression. It knows how to pin its own thread
-count and how many parameters it holds. The `Predictor` wraps it with the preprocessing.
+Each takes the catalog entry's parameters and a `TrainContext` and returns a fitted model (see
+`context`); the networks are in `networks`, the compression lab in `compress`, and every
+builder by its catalog name in `registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-
-class FittedModel(Protocol):
-    runtime: str
-
-    def scores(self, X: np.ndarray) -> np.ndarray: ...
-
-    def set_threads(self, threads: int) -> None: ...
-
-    def param_count(self) -> int: ...
-
-
-@dataclass
-class TrainContext:
-    """Everything a builder may use; the rows are already encoded (train split only fitted)."""
-
-    task: str
-    n_classes: int
-    class_weighting: bool
-    seed: int
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    threads: int = 1
-    device: str = "cpu"
-    report: Callable[[str], None] = field(default=lambda message: None)
-    should_stop: Callable[[], bool] = field(default=lambda: False)
-    primary_metric: str = "accuracy"
-    # For derived candidates: the fitted models trained so far, the catalog entries by key,
-    # the entry being built (its parent and what it uses), user options and a shared cache.
-    models: dict[str, Any] = field(default_factory=dict)
-    specs: dict[str, Any] = field(default_factory=dict)
-    spec: Any = None
-    options: dict[str, Any] = field(default_factory=dict)
-    cache: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def is_classification(self) -> bool:
-        return self.task != "regression"
-
-    def parent_model(self) -> Any:
-        """The fitted model this entry derives from (its catalog `parent`)."""
-        return self.models[self.spec.parent]
-
-    def validation_metric(self, model: FittedModel) -> float:
-        """The primary metric on the validation split: what compression steps are judged on."""
-        from advisor.measure.figures import point_metrics
-
-        scores = model.scores(self.X_val)
-        miss_cost = self.options.get("miss_cost")
-        return point_metrics(self.y_val, scores, self.task, self.n_classes, miss_cost=miss_cost)[self.primary_metric]
-
-    def class_weights(self) -> np.ndarray:
-        """'balanced' weights n / (k * count) per class, as scikit-learn computes them."""
-        counts = np.bincount(self.y_train.astype(int), minlength=self.n_classes).astype(float)
-        return len(self.y_train) / (self.n_classes * np.maximum(counts, 1.0))
+from advisor.candidates.context import Builder, FittedModel, TrainContext
 
 
 class SklearnModel:
@@ -193,34 +137,10 @@ def build_lightgbm(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
     return LightGBMModel(model.booster_, ctx.task)
 
 
-def build_torch_mlp(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
-    from advisor.candidates.networks import train_mlp
-
-    return train_mlp(ctx, **params)
-
-
-def _compress(name: str) -> Callable[[Mapping[str, Any], TrainContext], FittedModel]:
-    def build(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
-        from advisor.candidates import compress
-
-        return getattr(compress, name)(params, ctx)
-
-    build.__name__ = name
-    return build
-
-
-BUILDERS: dict[str, Callable[[Mapping[str, Any], TrainContext], FittedModel]] = {
+TABLE_BUILDERS: dict[str, Builder] = {
     "baseline": build_baseline,
     "linear": build_linear,
     "decision_tree": build_decision_tree,
     "random_forest": build_random_forest,
     "lightgbm": build_lightgbm,
-    "torch_mlp": build_torch_mlp,
-    # the compression lab (advisor/candidates/compress.py): entries with a parent
-    "low_precision": _compress("build_low_precision"),
-    "precision_sweep": _compress("build_precision_sweep"),
-    "prune": _compress("build_prune"),
-    "prune_neurons": _compress("build_prune_neurons"),
-    "ensemble": _compress("build_ensemble"),
-    "distill": _compress("build_distill"),
 }

@@ -11,15 +11,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from advisor.candidates.registry import BUILDERS
 from advisor.errors import ConfigError, UnknownKey, did_you_mean
 
 METRICS = ("accuracy", "latency", "throughput", "size", "energy", "cost")
 
 
 def _catalog_dir() -> Path:
-    from catalog import CATALOG_DIR
-
-    return CATALOG_DIR
+    """The TOML catalog: `catalog/` beside the package in a checkout; installed (`pip install .`),
+    the same files inside the package as `advisor/catalog/`."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "catalog"
+    return installed if (installed / "candidates.toml").is_file() else package.parent / "catalog"
 
 
 @dataclass(frozen=True)
@@ -235,8 +238,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_candidates(path: str | Path | None = None) -> Registry:
-    from advisor.candidates.builders import BUILDERS
-
     path = Path(path) if path else _catalog_dir() / "candidates.toml"
     entries = _read_toml(path).get("candidate", [])
     specs = []

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.candidates.networks import linear_layers, make_network, require_torch
+from advisor.candidates.layers import linear_layers, make_network, require_torch
 
 # --------------------------------------------------------------------------- quantisers (numpy and torch)
 SCHEMES = ("int8", "int4", "ternary", "binary")

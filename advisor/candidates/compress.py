@@ -16,11 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from advisor.candidates.builders import BUILDERS, FittedModel, SklearnModel, TrainContext
+from advisor.candidates.builders import TABLE_BUILDERS, SklearnModel
 from advisor.candidates.codecs import NOTES, fake_quantize
-from advisor.candidates.networks import TorchModel, fit, linear_layers, make_network, require_torch
+from advisor.candidates.context import Builder, FittedModel, TrainContext
+from advisor.candidates.layers import linear_layers, make_network, require_torch
+from advisor.candidates.networks import TorchModel, architecture_for, build_torch_mlp, fit
 from advisor.measure.figures import HIGHER_IS_BETTER
 
+# What an ensemble teacher's members may be built with, to cross-fit it for its students.
+MEMBER_BUILDERS: dict[str, Builder] = {**TABLE_BUILDERS, "torch_mlp": build_torch_mlp}
 LADDER = ("fp16", "bf16", "int8", "int4", "ternary", "binary")
 QAT_SCHEMES = {"int4": "int4", "ternary": "ternary", "binary": "binary", "int8": "int8"}
 # Fine-tunes run at least `min_steps` optimiser steps (a few epochs on a large set, more on a
@@ -236,7 +240,7 @@ def cross_fitted_targets(ctx: TrainContext, teacher: str, folds: int) -> np.ndar
     for fold, (fit_rows, held_rows) in enumerate(splitter.split(ctx.X_train, ctx.y_train)):
         ctx.report(f"cross-fitting the teacher, fold {fold + 1}/{folds}")
         sub = replace(ctx, X_train=ctx.X_train[fit_rows], y_train=ctx.y_train[fit_rows], report=lambda m: None)
-        predictions = [BUILDERS[m.builder](m.params, sub).scores(ctx.X_train[held_rows]) for m in members]
+        predictions = [MEMBER_BUILDERS[m.builder](m.params, sub).scores(ctx.X_train[held_rows]) for m in members]
         out[held_rows] = np.mean(predictions, axis=0)
     ctx.cache[key] = out
     return out
@@ -277,8 +281,6 @@ def build_distill(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
             note + f"; a regression tree of depth {params.get('max_depth', 6)} on the teacher's probabilities"
         ]
         return model
-    from advisor.candidates.networks import architecture_for
-
     torch = require_torch()
     torch.manual_seed(ctx.seed)
     architecture = architecture_for(ctx, params.get("hidden", [32]), float(params.get("dropout", 0.0)))

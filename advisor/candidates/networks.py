@@ -1,6 +1,6 @@
 """Torch multi-layer perceptrons: trained on CUDA when available, deployed on the CPU.
 
-A `TorchModel` is stored in one of several forms (its `codec`, see `_codecs`): fp32, fp16,
+A `TorchModel` is stored in one of several forms (its `codec`, see `codecs`): fp32, fp16,
 bf16, int8 (torch dynamic quantisation), packed 4-bit / ternary / binary weights, or
 losslessly compressed. The stored form is what the artifact holds and what its size is
 measured on; the runtime network is rebuilt from it at load, so load time includes decoding.
@@ -11,58 +11,14 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from advisor.candidates.builders import TrainContext
-
-
-def require_torch() -> Any:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is in requirements.txt
-        raise ImportError("The neural candidates need torch; run: pip install torch==2.13.0") from None
-    return torch
-
-
-def make_network(
-    n_inputs: int, hidden: Sequence[int], n_outputs: int, dropout: float = 0.0, rank: int | None = None
-) -> Any:
-    """Linear-ReLU(-Dropout) layers; with `rank`, each hidden layer is factorised in two (in->rank->out)."""
-    torch = require_torch()
-    layers: list[Any] = []
-    width = n_inputs
-    for size in hidden:
-        if rank and rank < min(width, size):
-            layers += [torch.nn.Linear(width, rank, bias=False), torch.nn.Linear(rank, size)]
-        else:
-            layers.append(torch.nn.Linear(width, size))
-        layers.append(torch.nn.ReLU())
-        if dropout:
-            layers.append(torch.nn.Dropout(dropout))
-        width = size
-    layers.append(torch.nn.Linear(width, n_outputs))
-    return torch.nn.Sequential(*layers)
-
-
-def linear_layers(network: Any) -> list[Any]:
-    torch = require_torch()
-    return [m for m in network if isinstance(m, torch.nn.Linear)]
-
-
-def forward(network: Any, x: Any, weight_transform: Callable[[Any], Any] | None = None) -> Any:
-    """The network's forward pass, optionally through transformed weights (quantisation-aware training)."""
-    if weight_transform is None:
-        return network(x)
-    torch = require_torch()
-    for module in network:
-        if isinstance(module, torch.nn.Linear):
-            x = torch.nn.functional.linear(x, weight_transform(module.weight), module.bias)
-        else:
-            x = module(x)
-    return x
+from advisor.candidates.codecs import CODECS
+from advisor.candidates.context import FittedModel, TrainContext
+from advisor.candidates.layers import forward, linear_layers, make_network, require_torch
 
 
 class TorchModel:
@@ -80,8 +36,6 @@ class TorchModel:
         trained_on: str = "cpu",
         codec: str = "fp32",
     ) -> None:
-        from advisor.candidates.codecs import CODECS
-
         self.architecture = architecture
         self.task = task
         self.y_mean = y_mean
@@ -133,32 +87,22 @@ class TorchModel:
         return int(sum(int((layer.weight != 0).sum()) for layer in self._float_layers()))
 
     def _float_layers(self) -> list[Any]:
-        from advisor.candidates.codecs import CODECS
-
         return linear_layers(CODECS[self.codec].float_network(self.network, self.architecture))
 
     def stored_weight_bytes(self) -> int:
         """Bytes of the weights as stored (payload of the codec), without the encoder or pickle framing."""
-        from advisor.candidates.codecs import CODECS
-
         return CODECS[self.codec].payload_bytes(self.__getstate__()["network"])
 
     def float_network(self) -> Any:
         """An fp32 copy of the network (decoded), for compressing further."""
-        from advisor.candidates.codecs import CODECS
-
         return copy.deepcopy(CODECS[self.codec].float_network(self.network, self.architecture))
 
     def __getstate__(self) -> dict[str, Any]:
-        from advisor.candidates.codecs import CODECS
-
         state = self.__dict__.copy()
         state["network"] = CODECS[self.codec].encode(self.network)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from advisor.candidates.codecs import CODECS
-
         payload = state.pop("network")
         self.__dict__.update(state)
         self.network = CODECS[self.codec].decode(payload, self.architecture)
@@ -313,3 +257,8 @@ def train_mlp(
         patience=patience,
     )
     return TorchModel(network, architecture, ctx.task, y_mean, y_std, trained_on=ctx.device, codec=codec)
+
+
+def build_torch_mlp(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
+    """The catalog's `torch_mlp` builder."""
+    return train_mlp(ctx, **params)

@@ -151,7 +151,7 @@ def _strings(values: Any) -> list[str]:
     return out
 
 
-def _date_parts(values: Any) -> np.ndarray:
+def date_parts(values: Any) -> np.ndarray:
     if not isinstance(values, pd.Series):
         values = pd.Series(list(values), dtype=object)
     if not pd.api.types.is_datetime64_any_dtype(values):
@@ -219,7 +219,7 @@ class TabularEncoder:
                 block = TextBlock(column, self.text_buckets)
                 names += [f"{column}#{i}" for i in range(self.text_buckets)]
             else:
-                parts = _date_parts(values)
+                parts = date_parts(values)
                 medians = tuple(float(np.nanmedian(p)) if (~np.isnan(p)).any() else 0.0 for p in parts.T)
                 filled = np.where(np.isnan(parts), np.array(medians), parts)
                 scales = tuple(float(s) or 1.0 for s in filled.std(axis=0))
@@ -289,7 +289,7 @@ class TabularEncoder:
                 np.divide(view, norms, out=view, where=norms > 0)
                 at += block.buckets
             else:
-                parts = _date_parts(values)
+                parts = date_parts(values)
                 medians = np.array(block.medians)
                 parts = np.where(np.isnan(parts), medians, parts)
                 out[:, at : at + len(DATE_PARTS)] = (parts - np.array(block.means)) / np.array(block.scales)

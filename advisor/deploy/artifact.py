@@ -33,20 +33,21 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from advisor.data.encoder import MISSING, CategoricalBlock
-from advisor.deploy.modelfile import is_model_member, load_model_files
-from advisor.deploy.predictor import Predictor
-from advisor.errors import AdvisorError, InputSchemaError
+from advisor.deploy.describe import decision_rule, input_schema, model_card, preprocessing_spec, versions
+from advisor.deploy.fast import is_missing
+from advisor.deploy.modelfile import is_model_member, load_model_files, model_files
+from advisor.deploy.predictor import Predictor, not_a_number
+from advisor.errors import AdvisorError, ArtifactError, InputSchemaError
+from advisor.files import cannot_write, disk_problem
 from advisor.measure.hardware import megabytes_from_env
 
 FORMAT = "advisor-artifact"
@@ -58,11 +59,6 @@ KEY_ENV = "ADVISOR_ARTIFACT_KEY"
 MAX_EXPANDED_ENV = "ADVISOR_MAX_ARTIFACT_MB"
 DEFAULT_MAX_EXPANDED_MB = 2048
 MANIFEST_MAX_BYTES = 1_000_000
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch")
-
-
-class ArtifactError(AdvisorError):
-    """An artifact file is damaged, changed after export, or not an advisor artifact."""
 
 
 def _sha256(data: bytes) -> str:
@@ -74,181 +70,6 @@ def _signature(manifest_bytes: bytes) -> str | None:
     return hmac.new(key.encode(), manifest_bytes, hashlib.sha256).hexdigest() if key else None
 
 
-def versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    try:
-        found["advisor"] = __import__("advisor").__version__
-    except AttributeError:  # pragma: no cover
-        found["advisor"] = None
-    return found
-
-
-def input_schema(predictor: Predictor) -> dict[str, Any]:
-    encoder = predictor.encoder
-    group = encoder.numeric_
-    columns: list[dict[str, Any]] = []
-    for j, name in enumerate(group.columns):
-        columns.append({"name": name, "role": "numeric", "type": "number", "median": float(group.medians[j])})
-    for block in encoder.blocks_:
-        role = encoder.roles[block.column]
-        entry: dict[str, Any] = {
-            "name": block.column,
-            "role": role,
-            "type": "datetime" if role == "datetime" else "string",
-        }
-        if isinstance(block, CategoricalBlock):
-            entry["categories"] = [c for c in block.vocabulary if c != MISSING]
-            entry["missing_seen"] = MISSING in block.vocabulary
-        columns.append(entry)
-    order = {c: i for i, c in enumerate(encoder.columns_)}
-    columns.sort(key=lambda c: order[c["name"]])
-    return {
-        "target": predictor.target,
-        "task": predictor.task,
-        "classes": None if predictor.classes is None else [str(c) for c in predictor.classes],
-        "columns": columns,
-    }
-
-
-def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
-    """MODEL_CARD.md. Every string from the user or the run (names, labels, notes) is escaped for
-    markdown: identifiers as code spans no backtick can close, prose as literal text."""
-    from advisor.present.report import markdown_code as code
-    from advisor.present.report import markdown_text as text
-
-    run = metrics.get("run", {})
-    dataset = run.get("dataset", {})
-    candidate = metrics.get("candidate", {})
-    quality = (candidate.get("quality") or {}).get("metrics", {})
-    latency = candidate.get("latency") or {}
-    size = candidate.get("size") or {}
-    lines = [
-        f"# Model card: {text(predictor.name)}",
-        "",
-        f"- Candidate: {code(predictor.key)} ({text(candidate.get('family', '?'))}), from advisor run "
-        f"{code(run.get('run_id', '?'))}.",
-        f"- Task: {text(predictor.task)}, predicting {code(predictor.target)} from {len(predictor.input_columns)} "
-        "columns.",
-        f"- Trained on: {text(dataset.get('name', '?'))} ({text(dataset.get('rows', '?'))} rows; 60% train, "
-        "20% validation, 20% test, split with a fixed seed).",
-    ]
-    if candidate.get("parent"):
-        lines.append(f"- Derived from {code(candidate['parent'])} by {code(candidate.get('compression'))}.")
-    decision = decision_rule(predictor)
-    if decision is not None and "threshold" in decision:
-        lines.append(
-            f"- Decision: predicts '{text(decision['positive_class'])}' when its probability is at least "
-            f"{decision['threshold']:.4g}, otherwise '{text(decision['negative_class'])}' "
-            f"({text(decision['method'])}); "
-            "`predict_proba` gives the probabilities themselves."
-        )
-    elif decision is not None:
-        lines.append("- Decision: predicts the class with the highest probability.")
-    lines += ["", "## Measured", ""]
-    labels_at = " (labels at the decision threshold above)" if decision and "threshold" in decision else ""
-    for name, value in quality.items():
-        labels = labels_at if name in _LABEL_METRICS else ""
-        lines.append(f"- {text(name)}: {value:.4f} on the held-out test split{labels}")
-    if latency:
-        lines.append(f"- one-row latency (1 thread): p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
-    if size:
-        lines.append(f"- size: {size['serialized_bytes']:,} bytes stored, {size['params']:,} parameters")
-    hardware = run.get("hardware", {})
-    if hardware:
-        lines.append(
-            f"- measured on: {text(hardware.get('cpu_model'))}, {text(hardware.get('usable_cpus'))} usable CPUs"
-        )
-    lines += [
-        "",
-        "How each figure was obtained is in `metrics.json` (the `method` of each measurement).",
-        "",
-        "## Intended use",
-        "",
-        f"Predicting {code(predictor.target)} for rows like the training data, with the same columns and meanings. "
-        "Load with `advisor.load_artifact(path)`; `predict` accepts a DataFrame, a list of dicts or one dict.",
-        "",
-        "## Limits",
-        "",
-        "- Quality was measured on a random test split of the same data: rows from another time, place or "
-        "population can score differently. Re-measure on recent data before relying on it.",
-        "- Values never seen in training for a categorical column are treated as 'other' (strict=True refuses "
-        "them); a missing number is replaced by the training median.",
-        "- Latency and throughput were measured on the machine above; other hardware will differ "
-        "(`python -m advisor measure` measures an artifact on the target machine).",
-    ]
-    for warning in dataset.get("warnings", []):
-        lines.append(f"- Data note: {text(warning)}")
-    return "\n".join(lines) + "\n"
-
-
-_LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
-
-
-def decision_rule(predictor: Predictor) -> dict[str, Any] | None:
-    """How the predictor turns probabilities into a label, stated for another runtime (None for regression)."""
-    if predictor.task == "regression" or predictor.classes is None:
-        return None
-    classes = [str(c) for c in predictor.classes]
-    threshold = predictor.decision_threshold
-    if threshold is None:
-        return {"rule": "the class with the highest probability (argmax over `classes`)", "classes": classes}
-    return {
-        "rule": f"'{classes[1]}' when probability[:, 1] >= threshold, else '{classes[0]}'",
-        "positive_class": classes[1],
-        "negative_class": classes[0],
-        "threshold": threshold,
-        "method": predictor.threshold_method,
-        "classes": classes,
-    }
-
-
-def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
-    """The fitted preprocessing as plain numbers, so a runtime other than Python can reproduce it."""
-    encoder = predictor.encoder
-    group = encoder.numeric_
-    blocks = []
-    for block in encoder.blocks_:
-        entry: dict[str, Any] = {"column": block.column, "role": encoder.roles[block.column]}
-        if isinstance(block, CategoricalBlock):
-            entry.update(
-                one_hot=[None if v == MISSING else v for v in block.vocabulary],
-                other="one more position after these, for unseen or rare values",
-            )
-        elif hasattr(block, "buckets"):
-            entry.update(
-                buckets=block.buckets,
-                rule="lower-case, tokens \\w+, bucket = crc32(token) % buckets, counts then L2-normalised",
-            )
-        else:
-            entry.update(
-                parts=["year", "month", "day", "weekday", "hour"],
-                medians=list(block.medians),
-                means=list(block.means),
-                scales=list(block.scales),
-            )
-        blocks.append(entry)
-    return {
-        "width": encoder.n_features_out_,
-        "feature_names": list(encoder.feature_names_out_),
-        "numeric": {
-            "columns": list(group.columns),
-            "medians": group.medians.tolist(),
-            "means": group.means.tolist(),
-            "scales": group.scales.tolist(),
-            "missing_indicators_for": [group.columns[i] for i in group.indicators],
-            "rule": "x = ((the value, or the median when missing) - mean) / scale; then one 0/1 indicator per "
-            "listed column",
-        },
-        "blocks_in_order_after_numeric": blocks,
-        "decision": decision_rule(predictor),
-    }
-
-
 def write_artifact(
     path: str | Path,
     model: Mapping[str, bytes],
@@ -256,11 +77,15 @@ def write_artifact(
     metrics: Mapping[str, Any],
     extra: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write the zip with the model's members (`Predictor.to_files()`) atomically: it is written
+    """Write the zip with the model's members (`modelfile.model_files`) atomically: it is written
     under a temporary name and renamed, so a partial file never replaces a good one, and the
-    temporary file is removed when the write fails (a full disk)."""
+    temporary file is removed when the write fails; a full disk or a folder that cannot be written
+    is one sentence naming the path (`CannotWrite`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     files = {
         **dict(model),
         "preprocessing.json": json.dumps(preprocessing_spec(predictor), indent=2).encode(),
@@ -288,23 +113,12 @@ def write_artifact(
             for name, data in files.items():
                 archive.writestr(name, data)
         tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and disk_problem(exc) is not None:
+            raise cannot_write(path, exc) from None
         raise
     return path
-
-
-def _is_missing(value: Any) -> bool:
-    from advisor.deploy.fast import _is_missing as missing
-
-    return missing(value)
-
-
-def _not_a_number(name: str, value: Any, where: str) -> str:
-    return (
-        f"Column '{name}' has {str(value)[:40]!r}{where}, which is not a number; send a number or leave it "
-        "empty (it is then treated as missing)."
-    )
 
 
 def _unseen(name: str, value: Any, where: str) -> str:
@@ -369,7 +183,7 @@ class Artifact:
                 bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
                 if bad.any():
                     at = int(np.flatnonzero(bad.to_numpy())[0])
-                    found.append(_not_a_number(name, column.iloc[at], f" in row {at}"))
+                    found.append(not_a_number(name, column.iloc[at], f" in row {at}"))
             if strict:
                 for name, seen in self._categories.items():
                     column = rows[name]
@@ -403,12 +217,12 @@ class Artifact:
                 try:
                     float(value)
                 except (TypeError, ValueError):
-                    if not _is_missing(value):
-                        found.append(_not_a_number(name, value, where))
+                    if not is_missing(value):
+                        found.append(not_a_number(name, value, where))
             if strict:
                 for name, seen in self._categories.items():
                     value = record[name]
-                    if not _is_missing(value) and str(value) not in seen:
+                    if not is_missing(value) and str(value) not in seen:
                         found.append(_unseen(name, value, where))
             if len(found) >= 5:
                 break
@@ -596,7 +410,7 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
     # The run's own store: a plug-in model or an artifact of an older run may be pickled (trusted
     # here, as the run wrote it). What is exported is stored without pickle wherever the model allows.
     predictor = load_model_files(contents, Path(candidate.artifact).name, trust=True)
-    model = model_members(contents) if "model.json" in contents else predictor.to_files()
+    model = model_members(contents) if "model.json" in contents else model_files(predictor)
     extra: dict[str, bytes] = {}
     report: dict[str, Any] = {"onnx": None}
     if onnx:
@@ -619,3 +433,14 @@ def export(run: Any, key: str, out: str | Path, onnx: bool = True) -> Path:
             report["onnx_skipped"] = str(exc)
     extra["export.json"] = json.dumps(report, indent=2).encode()
     return write_artifact(out, model, predictor, json.loads(contents["metrics.json"]), extra)
+
+
+def load_predictor(path: str | Path, trust: bool = False) -> Predictor:
+    """The predictor inside an exported artifact (.zip), after its digests are checked.
+
+    Nothing is unpickled unless `trust` is given (see `modelfile`)."""
+    if Path(path).suffix != ".zip":
+        raise ArtifactError(
+            f"'{Path(path).name}' is not an advisor artifact (.zip); export one with 'python -m advisor export'."
+        )
+    return load_artifact(path, trust=trust).predictor

@@ -31,7 +31,7 @@ Scorer = Callable[[np.ndarray], np.ndarray]
 _TOKEN = re.compile(r"\w+")
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, float):
@@ -79,7 +79,7 @@ class FastEncoder:
                 if number != number:
                     raise ValueError
             except (TypeError, ValueError):  # missing or not a number: imputed, as the batch path does
-                if bad is None and not _is_missing(value):
+                if bad is None and not is_missing(value):
                     bad = name
                 number = math.nan
             if not abs(number) <= LARGEST_MAGNITUDE:  # and so is an infinity, or a number as good as one
@@ -92,12 +92,12 @@ class FastEncoder:
             value = record[name]
             if kind == "categorical":
                 _, _, at, vocabulary, other = block
-                key = MISSING if _is_missing(value) else str(value)
+                key = MISSING if is_missing(value) else str(value)
                 out[at + vocabulary.get(key, other)] = 1.0
                 continue
             elif kind == "text":
                 _, _, at, buckets = block
-                if not _is_missing(value):
+                if not is_missing(value):
                     counts = np.zeros(buckets, dtype=np.float32)
                     for token in _TOKEN.findall(str(value).lower()):
                         counts[zlib.crc32(token.encode()) % buckets] += 1.0
@@ -106,9 +106,9 @@ class FastEncoder:
                         out[at : at + buckets] = (counts / norm).tolist()
             else:
                 _, _, at, datetime_block = block
-                from advisor.data.encoder import _date_parts
+                from advisor.data.encoder import date_parts
 
-                parts = _date_parts([value])[0]
+                parts = date_parts([value])[0]
                 parts = np.where(np.isnan(parts), np.array(datetime_block.medians), parts)
                 out[at : at + 5] = ((parts - np.array(datetime_block.means)) / np.array(datetime_block.scales)).tolist()
         return np.array(out, dtype=np.float32), bad

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from advisor.errors import AdvisorError
+from advisor.deploy.predictor import Predictor
+from advisor.errors import AdvisorError, ArtifactError
 
 TREE = "model.json"
 ARRAYS = "model.npz"
@@ -283,9 +284,6 @@ def _untrusted(label: str, why: str) -> UntrustedPickle:
 
 def load_model_files(files: Mapping[str, bytes], label: str, trust: bool = False) -> Any:
     """The predictor from its members, creating only allow-listed classes; a pickle only with `trust`."""
-    from advisor.deploy.artifact import ArtifactError
-    from advisor.deploy.predictor import Predictor
-
     if TREE not in files:
         if LEGACY not in files:
             raise ArtifactError(f"Artifact '{label}' holds no model ({TREE}); export it again.")

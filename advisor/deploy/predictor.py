@@ -7,12 +7,11 @@ predictions out, preprocessing included.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from advisor.candidates.builders import FittedModel
+from advisor.candidates.context import FittedModel
 from advisor.data.encoder import TabularEncoder
 from advisor.errors import AdvisorError, InputSchemaError
 from advisor.measure.figures import predicted_classes
@@ -106,9 +105,7 @@ class Predictor:
             self.encoder.transform(record)  # raises the one-sentence schema error for the missing column
             raise
         if check_types and bad is not None:
-            from advisor.deploy.artifact import _not_a_number
-
-            raise InputSchemaError(_not_a_number(bad, record[bad], ""))
+            raise InputSchemaError(not_a_number(bad, record[bad], ""))
         if scorer is None:
             return self.model.scores(x[None, :])
         out = scorer(x)
@@ -157,21 +154,10 @@ class Predictor:
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_compiled_paths"}  # rebuilt on first use
 
-    def to_files(self) -> dict[str, bytes]:
-        """The predictor as artifact members without pickle (see `_modelfile`)."""
-        from advisor.deploy.modelfile import model_files
 
-        return model_files(self)
-
-
-def load_predictor(path: str | Path, trust: bool = False) -> Predictor:
-    """The predictor inside an exported artifact (.zip), after its digests are checked.
-
-    Nothing is unpickled unless `trust` is given (see `_modelfile`)."""
-    from advisor.deploy.artifact import ArtifactError, load_artifact
-
-    if Path(path).suffix != ".zip":
-        raise ArtifactError(
-            f"'{Path(path).name}' is not an advisor artifact (.zip); export one with 'python -m advisor export'."
-        )
-    return load_artifact(path, trust=trust).predictor
+def not_a_number(name: str, value: Any, where: str) -> str:
+    """The sentence for text where a column needs a number (`where`: e.g. " in row 3")."""
+    return (
+        f"Column '{name}' has {str(value)[:40]!r}{where}, which is not a number; send a number or leave it "
+        "empty (it is then treated as missing)."
+    )

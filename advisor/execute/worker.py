@@ -10,11 +10,10 @@ same function runs in a local child process or on another machine.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import platform
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,13 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from advisor.candidates.builders import BUILDERS, TrainContext
 from advisor.candidates.catalog import CandidateSpec
 from advisor.candidates.compress import teacher_agreement
+from advisor.candidates.context import TrainContext
+from advisor.candidates.registry import resolve_builder
 from advisor.candidates.threshold import choose_threshold
 from advisor.data.encoder import TabularEncoder
-from advisor.deploy.modelfile import load_model_files
+from advisor.deploy.modelfile import load_model_files, model_files
 from advisor.deploy.predictor import Predictor
 from advisor.measure.figures import QualityMeasurement, SizeMeasurement, measure_quality, measure_size
 
@@ -79,14 +79,6 @@ class CandidateOutput:
     notes: list[str]
     sweep_choice: str | None
     worker: dict[str, Any]
-
-
-def resolve_builder(name: str) -> Callable[[Mapping[str, Any], TrainContext], Any]:
-    """A catalog `builder`: a name in `BUILDERS`, or 'package.module:function' for a plug-in."""
-    if name in BUILDERS:
-        return BUILDERS[name]
-    module, _, attribute = name.partition(":")
-    return getattr(importlib.import_module(module), attribute)
 
 
 class DiskCache:
@@ -187,7 +179,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     notes.append(_fast_path_note(check))
     if predictor.threshold_method:
         notes.append(f"decision threshold {predictor.threshold_method}")
-    model_files = predictor.to_files()
+    files = model_files(predictor)
     X_test = np.asarray(context.X_test)
     scores = predictor.model.scores(X_test)
     extra = {}
@@ -208,13 +200,13 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
         miss_cost=task.options.get("miss_cost"),
     )
     size = measure_size(
-        model_files,
+        files,
         predictor.param_count(),
         weight_bytes=model.stored_weight_bytes() if hasattr(model, "stored_weight_bytes") else None,
         nonzero_weights=model.nonzero_weights() if hasattr(model, "nonzero_weights") else None,
     )
     return CandidateOutput(
-        model_files=model_files,
+        model_files=files,
         quality=quality,
         size=size,
         train_s=train_s,

@@ -153,48 +153,50 @@ def _measurement_problem(data: Mapping[str, Any]) -> str | None:
 _AGAIN = "use the file that 'python -m advisor measure' wrote, or measure again"
 
 
-def parse_device_file(path: str | Path) -> dict[str, Any]:
-    """The JSON object in a device measurement file, once it is known to be one (its `format`);
-    its figures are checked by `check_device_measurement`. Anything else is one sentence naming
-    the file: unreadable, over the size cap, not UTF-8 JSON, or not a measurement."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:  # read through a cap: a huge file (or a device) is not a measurement
-            raw = handle.read(DEVICE_FILE_MAX_BYTES + 1)
-    except OSError as exc:
-        raise AdvisorError(f"'{path}' could not be read as a device measurement ({exc.strerror}); {_AGAIN}.") from None
+def read_device_measurement(source: str | Path | bytes, name: str | None = None, check: bool = True) -> dict[str, Any]:
+    """A device measurement that `measure` wrote, from its file or its bytes (an upload, `name`d).
+
+    Refused with one sentence naming it when it is unreadable, over the size cap, not UTF-8 JSON or
+    not a measurement; with `check` (the default), also when any figure the advisor reads from it
+    has the wrong type or range (`attach_device` checks those too)."""
+    label = name or str(source if not isinstance(source, bytes) else "the measurement")
+    if isinstance(source, bytes):
+        raw = source[: DEVICE_FILE_MAX_BYTES + 1]
+    else:
+        try:
+            with Path(source).open("rb") as handle:  # through a cap: a huge file (or a device) is not one
+                raw = handle.read(DEVICE_FILE_MAX_BYTES + 1)
+        except OSError as exc:
+            raise AdvisorError(
+                f"'{label}' could not be read as a device measurement ({exc.strerror}); {_AGAIN}."
+            ) from None
     if len(raw) > DEVICE_FILE_MAX_BYTES:
         raise AdvisorError(
-            f"'{path}' is over {DEVICE_FILE_MAX_BYTES // 1_000_000} MB, far more than a device measurement "
+            f"'{label}' is over {DEVICE_FILE_MAX_BYTES // 1_000_000} MB, far more than a device measurement "
             f"(a few kB); {_AGAIN}."
         )
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested past the parser's depth
         reason = str(exc)[:80] if isinstance(exc, ValueError) else "nested too deeply"
-        raise AdvisorError(f"'{path}' is not valid JSON ({reason}); {_AGAIN}.") from None
+        raise AdvisorError(f"'{label}' is not valid JSON ({reason}); {_AGAIN}.") from None
     if not isinstance(data, Mapping) or data.get("format") != DEVICE_FORMAT:
-        raise AdvisorError(f"'{path}' is not a device measurement (no 'format': '{DEVICE_FORMAT}'); {_AGAIN}.")
+        raise AdvisorError(f"'{label}' is not a device measurement (no 'format': '{DEVICE_FORMAT}'); {_AGAIN}.")
+    if check:
+        _check(data, label)
     return dict(data)
 
 
-def check_device_measurement(data: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
-    """`data` (from `parse_device_file(path)`) once every figure the advisor reads from it has the
-    right type and range; otherwise one sentence naming the file and the field."""
+def _check(data: Mapping[str, Any], label: str) -> None:
     problem = _measurement_problem(data)
     if problem:
-        raise AdvisorError(f"'{path}' is not a usable device measurement: {problem}; {_AGAIN}.")
-    return dict(data)
+        raise AdvisorError(f"'{label}' is not a usable device measurement: {problem}; {_AGAIN}.")
 
 
-def read_device_file(path: str | Path) -> dict[str, Any]:
-    """A device measurement that `measure` wrote, checked field by field: a damaged, edited or
-    foreign file is refused with one sentence naming it and what is wrong, before any of it is used."""
-    return check_device_measurement(parse_device_file(path), path)
-
-
-def attach_device(run: Any, measurement: Mapping[str, Any]) -> str:
-    """Add a device measurement to the run's candidate it belongs to; returns that candidate's key."""
+def attach_device(run: Any, measurement: Mapping[str, Any], name: str = "the measurement") -> str:
+    """Add a device measurement (`read_device_measurement`) to the run's candidate it belongs to, once
+    its figures are checked; returns that candidate's key."""
+    _check(measurement, name)
     key = measurement["artifact"]["key"]
     run_id = measurement["artifact"].get("run_id")
     if run_id and run_id != run.run_id:

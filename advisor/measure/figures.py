@@ -10,11 +10,13 @@ import gzip
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from advisor.candidates.catalog import TargetProfile
+if TYPE_CHECKING:
+    from advisor.candidates.catalog import TargetProfile
+
 
 BOOTSTRAP_RESAMPLES = 1000
 # Direction of every quality metric: True when higher is better.

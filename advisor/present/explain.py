@@ -311,3 +311,9 @@ def compare(
         else:
             parts.append(f"estimated cost {ratio('usd_per_million', 'lower', 'higher')}")
     return f"Against {label}, {other['name']}: " + "; ".join(parts) + "."
+
+
+def helpers_message(helpers: Mapping[str, str]) -> str:
+    """One line saying which entries are trained only as helpers, and why each one is."""
+    reasons = " ".join(f"{key}: {reason}." for key, reason in helpers.items())
+    return f"Trained as helpers, never recommended: {', '.join(helpers)}. {reasons}"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
-import re
 from typing import Any
 
-from advisor.errors import shown
 from advisor.measure.figures import HIGHER_IS_BETTER
 from advisor.present.charts import batch_data, batch_figure, format_value, pareto_data, pareto_figure
+from advisor.present.explain import helpers_message
+from advisor.present.text import markdown_code, markdown_text  # noqa: F401 - re-exported for the report's users
 from advisor.results import LEADERBOARD_COLUMNS, Run
 
 STYLE = """
@@ -52,35 +52,6 @@ BOARD_COLUMNS = (
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-# The marks that make markup inside a line: emphasis, code, links and images (`[...](...)`), a
-# heading's closing `#`, tables, strikethrough and the math some renderers (Streamlit) support.
-# `&` and `<` become entities, so no tag, autolink or entity can start. Marks that only count at the
-# start of a line (`>`, `-`, `+`, `1.`) never get there: a user's string is kept on one line, after
-# the card's own text; a label such as '>50K' therefore reads as it is.
-_MARKDOWN_MARKS = re.compile(r"([\\`*_\[\]()#|~$])")
-
-
-def markdown_text(value: Any) -> str:
-    """A user's string (file, column or class name, a data note) as literal markdown text.
-
-    It stays on one line (control characters, line breaks included, are shown as escapes such as
-    \\x1b), `&` and `<` become HTML entities and every markdown mark is backslash-escaped: it
-    renders as the characters it holds, never as a tag, link, image, emphasis, heading or code.
-    """
-    text = shown(value, len(str(value))).replace("&", "&amp;").replace("<", "&lt;")
-    return _MARKDOWN_MARKS.sub(r"\\\1", text)
-
-
-def markdown_code(value: Any) -> str:
-    """A user's string as a markdown code span: fenced with one backtick more than the longest run
-    inside it, so no backtick in it can end the span, and on one line, so it cannot start a block.
-    Inside a code span nothing is markup: `<img ...>` shows as those characters."""
-    text = shown(value, len(str(value)))
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _cell(column: str, value: Any) -> str:
@@ -179,8 +150,6 @@ def build_report(run: Run) -> str:
         + "</div>"
     )
     if run.settings.get("helpers"):
-        from advisor.pipeline.run import helpers_message
-
         parts.append(f"<p class='muted'>{_e(helpers_message(run.settings['helpers']))}</p>")
 
     weights = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.weights.items())
@@ -256,7 +225,7 @@ def build_report(run: Run) -> str:
 
     # Methods
     hw = run.hardware
-    from advisor import __version__ as advisor_version
+    from advisor.version import __version__ as advisor_version
 
     parts.append(
         f"<h2>How it was measured</h2><p>Advisor {_e(advisor_version)}. Hardware: {_e(hw.get('cpu_model'))}, "

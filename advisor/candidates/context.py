@@ -1,0 +1,73 @@
+"""What every builder receives and returns: the training context and the fitted-model protocol.
+
+A fitted model takes the encoded float32 matrix and returns scores: class probabilities
+(n, k) for classification, values (n,) for regression. It knows how to pin its own thread
+count and how many parameters it holds. The `Predictor` wraps it with the preprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from advisor.measure.figures import point_metrics
+
+Builder = Callable[[Mapping[str, Any], "TrainContext"], "FittedModel"]
+
+
+class FittedModel(Protocol):
+    runtime: str
+
+    def scores(self, X: np.ndarray) -> np.ndarray: ...
+
+    def set_threads(self, threads: int) -> None: ...
+
+    def param_count(self) -> int: ...
+
+
+@dataclass
+class TrainContext:
+    """Everything a builder may use; the rows are already encoded (train split only fitted)."""
+
+    task: str
+    n_classes: int
+    class_weighting: bool
+    seed: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    threads: int = 1
+    device: str = "cpu"
+    report: Callable[[str], None] = field(default=lambda message: None)
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+    primary_metric: str = "accuracy"
+    # For derived candidates: the fitted models trained so far, the catalog entries by key,
+    # the entry being built (its parent and what it uses), user options and a shared cache.
+    models: dict[str, Any] = field(default_factory=dict)
+    specs: dict[str, Any] = field(default_factory=dict)
+    spec: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    def parent_model(self) -> Any:
+        """The fitted model this entry derives from (its catalog `parent`)."""
+        return self.models[self.spec.parent]
+
+    def validation_metric(self, model: FittedModel) -> float:
+        """The primary metric on the validation split: what compression steps are judged on."""
+        scores = model.scores(self.X_val)
+        miss_cost = self.options.get("miss_cost")
+        return point_metrics(self.y_val, scores, self.task, self.n_classes, miss_cost=miss_cost)[self.primary_metric]
+
+    def class_weights(self) -> np.ndarray:
+        """'balanced' weights n / (k * count) per class, as scikit-learn computes them."""
+        counts = np.bincount(self.y_train.astype(int), minlength=self.n_classes).astype(float)
+        return len(self.y_train) / (self.n_classes * np.maximum(counts, 1.0))
