@@ -31,11 +31,14 @@ from advisor.files import CannotWrite, disk_error, spreadsheet_safe, write_file
 from advisor.measure.device import attach_device, measure_artifact, read_device_measurement
 from advisor.measure.figures import HIGHER_IS_BETTER
 from advisor.measure.timing import QUICK_TIMING, TimingConfig
+from advisor.objectives import LIMITS, OBJECTIVES
 from advisor.pipeline.advise import advise, open_run, resume
+from advisor.pipeline.plan import Budget, RunPlan
 from advisor.pipeline.progress import ProgressEvent
 from advisor.present.card import Card, card_lines, recommendation_card
 from advisor.present.charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
 from advisor.present.explain import helpers_message
+from advisor.present.numbers import format_quantity
 from advisor.present.report import build_report
 from advisor.present.text import terminal_safe
 from advisor.rank.pareto import (
@@ -55,11 +58,14 @@ __all__ = [
     "AXES",
     "HIGHER_IS_BETTER",
     "LEADERBOARD_COLUMNS",
+    "LIMITS",
     "METRICS",
+    "OBJECTIVES",
     "QUICK_TIMING",
     "AdvisorError",
     "Artifact",
     "ArtifactError",
+    "Budget",
     "CandidateResult",
     "CandidateSpec",
     "CannotWrite",
@@ -74,6 +80,7 @@ __all__ = [
     "Registry",
     "Run",
     "RunNotFound",
+    "RunPlan",
     "Significance",
     "Store",
     "StoreError",
@@ -88,6 +95,7 @@ __all__ = [
     "card_lines",
     "disk_error",
     "export",
+    "format_quantity",
     "get_target",
     "guess_target",
     "helpers_message",

@@ -66,8 +66,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--candidates", help="comma-separated catalog keys (default: the default catalog)")
     run.add_argument("--families", help="comma-separated families to include, e.g. linear,boosting")
-    run.add_argument("--budget", type=float, help="time budget in seconds; later candidates are skipped past it")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--budget", type=float, help="time budget in seconds. " + advisor.Budget.rules().replace("%", "%%")
+    )
+    run.add_argument("--seed", type=int, default=advisor.RunPlan.default("seed"))
     run.add_argument("--quick", action="store_true", help="fewer timed calls (rough p99): for a first look only")
     run.add_argument(
         "--precision-tolerance",
@@ -153,17 +155,18 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--row-budget",
         type=int,
-        default=100_000,
+        default=advisor.RunPlan.default("row_budget"),
         metavar="ROWS",
-        help="train on a stratified sample of this many rows when there are more (100000; the test split stays whole)",
+        help="train on a stratified sample of this many rows when there are more (%(default)s; the test split "
+        "stays whole)",
     )
     parser.add_argument("--no-learning-curve", action="store_true", help="skip retraining at 25%% and 50%% of the rows")
     parser.add_argument(
         "--candidate-timeout",
         type=float,
-        default=1800,
+        default=advisor.RunPlan.default("candidate_time_limit_s"),
         metavar="S",
-        help="stop a candidate that trains longer than this and record it as failed (1800)",
+        help="stop a candidate that trains longer than this and record it as failed (%(default)g)",
     )
     parser.add_argument(
         "--candidate-memory",
@@ -173,15 +176,23 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _limits_help() -> str:
+    """Every hard limit, how it bounds and the unit it is typed in (from `advisor.LIMITS`)."""
+    parts = []
+    for limit in advisor.LIMITS.values():
+        bound = "at most" if limit.kind == "max" else "at least"
+        unit = limit.unit or "the primary metric's own; at most on an error metric such as rmse"
+        parts.append(f"{limit.name} ({bound}, {unit})")
+    return "hard limit, repeatable: " + ", ".join(parts)
+
+
 def _ranking_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--priorities", help="weights 0-5, e.g. accuracy=5,latency=3,size=1 (others 0)")
     parser.add_argument(
-        "--limit",
-        action="append",
-        default=None,
-        metavar="NAME=VALUE",
-        help="hard limit, repeatable: p99_ms, size_mb, memory_mb, min_accuracy, usd_per_million, "
-        "joules_per_1k, min_throughput_rps",
+        "--priorities",
+        help=f"weights 0-5 for {', '.join(advisor.OBJECTIVES)}, e.g. accuracy=5,latency=3,size=1 (others 0)",
+    )
+    parser.add_argument(
+        "--limit", action="append", default=None, metavar="NAME=VALUE", help=_limits_help().replace("%", "%%")
     )
     parser.add_argument("--profile", help="deployment target: cloud-cpu, cloud-gpu, laptop, phone, sensor")
     parser.add_argument("--device", help="rank on the figures imported from this target machine ('import')")
@@ -233,18 +244,12 @@ def _progress(event: Any) -> None:
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
-        return "-"
+    """A table cell: a flag as 'yes' or nothing, a number as the one formatter writes it (the header
+    names the unit)."""
     if isinstance(value, bool):
         return "yes" if value else ""
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}g}"
+    if value is None or isinstance(value, int | float):
+        return advisor.format_quantity(value, "", digits=digits)
     return str(value)
 
 
@@ -432,32 +437,34 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         if args.device:
             raise advisor.ConfigError("--device ranks on figures imported into a finished run; use it with show.")
-        timing = advisor.QUICK_TIMING if args.quick else advisor.TimingConfig()
-        run = advisor.advise(
-            args.data,
-            args.target,
-            task=args.task,
-            primary_metric=args.metric,
+        plan = advisor.RunPlan.make(
             priorities=args.priorities,
             limits=args.limit,
             profile=_profile(args),
             candidates=_split(args.candidates),
             families=_split(args.families),
             budget_s=args.budget,
-            out=args.out,
-            store=args.store,
             seed=args.seed,
-            timing=timing,
-            progress=_progress,
-            precision_tolerance_pp=args.precision_tolerance,
-            miss_cost=args.miss_cost,
+            row_budget=args.row_budget,
+            timing=advisor.QUICK_TIMING if args.quick else advisor.TimingConfig(),
             candidate_time_limit_s=args.candidate_timeout,
             candidate_memory_limit_mb=args.candidate_memory,
+            precision_tolerance_pp=args.precision_tolerance,
+            miss_cost=args.miss_cost,
+            with_learning_curve=not args.no_learning_curve,
+        )
+        run = advisor.advise(
+            args.data,
+            args.target,
+            plan=plan,
+            task=args.task,
+            primary_metric=args.metric,
+            out=args.out,
+            store=args.store,
+            progress=_progress,
             scheduler=args.scheduler,
             jobs=args.jobs,
             measure_on=args.measure_on,
-            row_budget=args.row_budget,
-            with_learning_curve=not args.no_learning_curve,
         )
         _print(render(run))
         if args.out:
@@ -481,7 +488,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if key is None:
             raise advisor.ConfigError("This run recommends no candidate; name the one to export.")
         path = advisor.export(run, key, args.out)  # a full disk or read-only folder: one sentence naming it
-        _print(f"Wrote {path} ({path.stat().st_size / 1e3:.1f} kB): candidate {key} of run {run.run_id}.")
+        size = advisor.format_quantity(path.stat().st_size, "B")
+        _print(f"Wrote {path} ({size}): candidate {key} of run {run.run_id}.")
         _print(f"Load it with: advisor.load_artifact({str(path)!r}).predict(rows)")
         return 0
     if args.command == "measure":
@@ -493,8 +501,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         advisor.write_file(args.out, json.dumps(result, indent=2))
         latency = result["latency"]
         _print(
-            f"{result['device']}: {result['artifact']['key']} loads in {result['load_ms']:.1f} ms, one row p50 "
-            f"{latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms; written to {args.out}. Import it with: "
+            f"{result['device']}: {result['artifact']['key']} loads in "
+            f"{advisor.format_quantity(result['load_ms'], 'ms')}, one row p50 "
+            f"{advisor.format_quantity(latency['p50_ms'], 'ms')}, "
+            f"p99 {advisor.format_quantity(latency['p99_ms'], 'ms')}; written to {args.out}. Import it with: "
             f"{_command('import', str(result['artifact']['run_id']), args.out)}"
         )
         return 0
@@ -527,7 +537,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         run = _opened(args)
         path = advisor.write_file(args.html, advisor.build_report(run))
-        _print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline).")
+        _print(f"Wrote {path} ({advisor.format_quantity(path.stat().st_size, 'B')}; opens offline).")
         return 0
     if args.command == "list":
         runs = advisor.Store(args.store).list_runs()

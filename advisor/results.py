@@ -27,55 +27,16 @@ from advisor.measure.figures import (
     cost_per_million,
     energy_per_1k,
 )
+from advisor.objectives import COLUMNS
 from advisor.rank.pareto import Recommendation, parse_limits, parse_priorities, recommend
 from advisor.rank.significance import Significance, paired_ties, significance_for
 from advisor.rank.stability import Stability, stability
 
 RESULTS_VERSION = 1
-# Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning.
+# Leaderboard columns: unit, direction ("higher", "lower" or "" when it is not a goal), meaning; in
+# the leaderboard's order, from the one table of columns (`advisor.objectives.COLUMNS`).
 LEADERBOARD_COLUMNS: dict[str, tuple[str, str, str]] = {
-    "key": ("", "", "catalog key of the candidate"),
-    "name": ("", "", "display name"),
-    "family": ("", "", "baseline, linear, tree, forest, boosting or neural"),
-    "parent": ("", "", "the candidate this one was derived from (compressed variants)"),
-    "compression": ("", "", "what was done to the parent model, if anything"),
-    "status": ("", "", "measured, trained (not timed), failed or skipped"),
-    "primary": ("", "higher/lower", "the primary quality metric on the test split (its name is in primary_metric)"),
-    "primary_ci95_low": ("", "", "95% bootstrap interval of the primary metric, low end"),
-    "primary_ci95_high": ("", "", "95% bootstrap interval of the primary metric, high end"),
-    "accuracy": ("fraction", "higher", "share of test rows classified right"),
-    "balanced_accuracy": ("fraction", "higher", "mean recall over classes"),
-    "f1_macro": ("fraction", "higher", "F1 averaged over classes"),
-    "roc_auc": ("fraction", "higher", "area under the ROC curve (binary only)"),
-    "log_loss": ("nats", "lower", "cross-entropy of the predicted probabilities"),
-    "r2": ("fraction", "higher", "coefficient of determination"),
-    "rmse": ("target unit", "lower", "root mean squared error"),
-    "mae": ("target unit", "lower", "mean absolute error"),
-    "error_cost": ("false alarms", "lower", "binary with a miss cost N: (N x missed positives + false alarms) per row"),
-    "p50_ms": ("ms", "lower", "median latency, one row end to end, 1 thread"),
-    "p95_ms": ("ms", "lower", "95th percentile latency, one row, 1 thread"),
-    "p99_ms": ("ms", "lower", "99th percentile latency, one row, 1 thread"),
-    "rows_per_s": ("rows/s", "higher", "throughput at the best batch size, 1 thread"),
-    "best_batch": ("rows", "", "the batch size with the highest throughput"),
-    "size_bytes": ("bytes", "lower", "saved artifact on disk, preprocessing included"),
-    "gzip_bytes": ("bytes", "lower", "the artifact through gzip -9"),
-    "params": ("count", "lower", "model weights, or tree nodes"),
-    "weight_bytes": ("bytes", "lower", "a network's weights as stored (packed bits, int8, fp16, compressed)"),
-    "nonzero_weights": ("count", "lower", "a network's weight entries that are not zero (pruning)"),
-    "teacher_agreement": ("fraction", "higher", "a distilled student's agreement with its teacher on the test rows"),
-    "peak_predict_bytes": ("bytes", "lower", "extra memory at peak while predicting a batch"),
-    "load_ms": ("ms", "lower", "load the artifact and answer one row (libraries already imported)"),
-    "cold_start_ms": ("ms", "lower", "fresh process: interpreter, imports, load, first row"),
-    "joules_per_1k": ("J", "lower", "energy per 1,000 predictions (see its method)"),
-    "usd_per_million": ("USD", "lower", "cost per 1,000,000 predictions (see its method)"),
-    "usd_per_month": ("USD", "lower", "cost a month at the target's expected volume (predictions_per_month)"),
-    "train_s": ("s", "lower", "training time (not an inference metric; shown for context)"),
-    "trained_on": ("", "", "the machine (or Dask worker) that trained it"),
-    "timed_on": ("", "", "the machine (or Dask worker) its latency and throughput were measured on"),
-    "skilled": ("", "", "beats the no-skill baseline beyond the 95% interval"),
-    "pareto": ("", "", "on the Pareto front of the weighted metrics"),
-    "recommended": ("", "", "the recommendation for the current priorities"),
-    "score": ("0-1", "higher", "weighted normalised utility used to rank the front"),
+    name: (c.unit, c.direction, c.meaning) for name, c in COLUMNS.items()
 }
 
 

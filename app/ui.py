@@ -26,21 +26,10 @@ FORMATS = "CSV, CSV.gz, Parquet or XLSX"
 # checked again in code so the message is ours and the limit holds for whatever reaches the loader;
 # ADVISOR_MAX_UPLOAD_MB can only lower it.
 MAX_UPLOAD_MB = min(int(st.get_option("server.maxUploadSize")), int(os.environ.get("ADVISOR_MAX_UPLOAD_MB") or 10**6))
-METRIC_LABELS = {
-    "accuracy": "Accuracy (the primary quality metric)",
-    "latency": "Latency (p99, one row)",
-    "throughput": "Throughput (rows/s)",
-    "size": "Model size",
-    "energy": "Energy per prediction",
-    "cost": "Cost per prediction",
-}
+# Sliders and limit widgets, from the one vocabulary of objectives (advisor.OBJECTIVES, advisor.LIMITS).
+METRIC_LABELS = {name: objective.label for name, objective in advisor.OBJECTIVES.items()}
 # Limit widgets: key -> (label, advisor limit name, step). 0 means "no limit".
-LIMIT_FIELDS = {
-    "limit_p99_ms": ("Max p99 latency (ms)", "p99_ms", 1.0),
-    "limit_size_mb": ("Max size (MB)", "size_mb", 0.1),
-    "limit_min_accuracy": ("Min quality (primary metric)", "min_accuracy", 0.01),
-    "limit_usd_per_million": ("Max cost (USD per 1M predictions)", "usd_per_million", 0.01),
-}
+LIMIT_FIELDS = {f"limit_{limit.name}": (limit.label, limit.name, limit.step) for limit in advisor.LIMITS.values()}
 
 
 @st.cache_resource

@@ -1,13 +1,27 @@
-"""Candidates fanned out on a real Dask cluster (a LocalCluster of 2 worker processes)."""
+"""Candidates fanned out on a real Dask cluster: a LocalCluster of 2 worker processes started from
+the checkout, and a scheduler and workers started as separate programs that cannot import the
+advisor (it is shipped to them)."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 import advisor
 from advisor import QUICK_TIMING, CandidateSpec, Registry, advise, load_candidates
+from advisor.execute import ship
 
-from conftest import DATA
+from conftest import DATA, PROJECT
 
 KEYS = ["linear", "tree", "lightgbm"]
 
@@ -105,4 +119,140 @@ def test_an_unknown_worker_or_scheduler_is_one_sentence(cluster, tmp_path):
             timing=QUICK_TIMING,
             store=tmp_path,
             scheduler="tcp://127.0.0.1:9",
+        )
+
+
+class BareCluster:
+    """A scheduler and workers as separate programs, run from a folder outside the checkout with no
+    PYTHONPATH: the advisor's libraries are installed there, the advisor itself is not."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        self.processes: list[subprocess.Popen] = []
+        self.scheduler_file = folder / "scheduler.json"
+        self.address = ""
+
+    def start(self) -> None:
+        """The scheduler, then one worker."""
+        self._start(
+            "scheduler",
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+        )
+        deadline = time.monotonic() + 60
+        while not self.address:  # the file is written once the scheduler listens
+            try:
+                self.address = json.loads(self.scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):  # not there yet, or half written
+                assert time.monotonic() < deadline and self.processes[0].poll() is None, self.logs()
+                time.sleep(0.1)
+        self.add_worker()
+
+    def _start(self, name: str, arguments: list[str]) -> None:
+        command = [sys.executable, "-m", *arguments, "--scheduler-file", str(self.scheduler_file)]
+        with open(self.folder / f"{name}-{len(self.processes)}.log", "w") as log:  # the child keeps its own copy
+            self.processes.append(  # its own process group: a nanny's worker goes with it
+                subprocess.Popen(
+                    command, cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+
+    def add_worker(self) -> None:
+        """One more worker (behind a nanny, one thread), as an operator would start it."""
+        arguments = ["distributed.cli.dask_worker", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+        self._start("worker", [*arguments, "--host", "127.0.0.1", "--memory-limit", "0"])
+
+    def client(self, workers: int) -> Any:
+        from distributed import Client
+
+        client = Client(self.address, timeout=30)
+        client.wait_for_workers(workers, timeout=60)
+        return client
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-2000:] for p in sorted(self.folder.glob("*.log")))
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # the workers first, then the scheduler
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # whatever of its group is left (a worker whose nanny did not stop it)
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def bare_cluster(tmp_path_factory) -> Iterator[BareCluster]:
+    cluster = BareCluster(tmp_path_factory.mktemp("bare-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:  # whatever happened, no scheduler or worker outlives the tests
+        cluster.stop()
+
+
+def test_the_advisor_is_shipped_to_a_cluster_that_does_not_have_it(bare_cluster, tmp_path):
+    with bare_cluster.client(workers=1) as client:
+        before = ship.probe_workers(client, ["advisor"])
+        assert all("No module named 'advisor'" in a["failed"]["advisor"] for a in before.values()), before
+        assert ship.scheduler_error(client) == ship.NOT_THERE
+    run = advise(
+        DATA / "penguins.csv",
+        "species",
+        candidates=["linear"],
+        timing=QUICK_TIMING,
+        store=tmp_path,
+        scheduler=bare_cluster.address,
+    )
+    assert run.status == "complete"
+    linear = run.candidate("linear")
+    assert linear.status == "measured", (linear.error, bare_cluster.logs())
+    assert linear.worker["dask_worker"] in before  # trained on the bare worker
+    # a worker that joins later gets the package from the plugin Dask keeps, without a new run
+    bare_cluster.add_worker()
+    with bare_cluster.client(workers=2) as client:
+        after = ship.probe_workers(client, ["advisor"])
+    assert len(after) == 2 and not any(a["failed"] for a in after.values()), after
+    assert all(not a["advisor"]["path"].startswith(str(PROJECT)) for a in after.values())
+
+
+def test_a_worker_without_a_library_the_candidates_need_refuses_the_run_in_one_sentence(
+    bare_cluster, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ship, "REQUIRED_MODULES", (*ship.REQUIRED_MODULES, "advisor_fake_library"))
+    with pytest.raises(advisor.ConfigError) as refused:
+        advise(
+            DATA / "penguins.csv",
+            "species",
+            candidates=["linear"],
+            timing=QUICK_TIMING,
+            store=tmp_path,
+            scheduler=bare_cluster.address,
+        )
+    message = str(refused.value)
+    assert "\n" not in message and message.count(". ") == 0, message
+    assert message.startswith("Dask worker") and " cannot import advisor_fake_library; install the advisor's" in message
+    assert message.endswith("(pip install -r requirements.txt) or run without --scheduler.")
+
+
+def test_a_library_only_some_candidates_need_is_checked_before_the_first_is_sent(bare_cluster, tmp_path):
+    # `faulty_builders` (in tests/) stands for torch: this machine imports it, the workers cannot
+    catalog = load_candidates()
+    needy = dataclasses.replace(catalog.get("linear"), key="needy", name="Needy", requires=("faulty_builders",))
+    registry = Registry([catalog.get("baseline"), catalog.get("linear"), needy])
+    with pytest.raises(advisor.ConfigError, match=r"^Dask workers? .* cannot import faulty_builders; install"):
+        advise(
+            DATA / "penguins.csv",
+            "species",
+            registry=registry,
+            candidates=registry.keys(),
+            timing=QUICK_TIMING,
+            store=tmp_path,
+            scheduler=bare_cluster.address,
         )

@@ -13,8 +13,10 @@ from typing import Any
 
 from advisor.candidates.registry import BUILDERS
 from advisor.errors import ConfigError, UnknownKey, did_you_mean
+from advisor.objectives import OBJECTIVES
 
-METRICS = ("accuracy", "latency", "throughput", "size", "energy", "cost")
+# The objectives a target's weights name, from the one vocabulary (`advisor.objectives`).
+METRICS = tuple(OBJECTIVES)
 
 
 def _catalog_dir() -> Path:

@@ -12,7 +12,10 @@ as it arrives, and never needs to know which backend it talks to.
   scattered to the workers once. On a worker that may start processes, each candidate is again
   isolated under the limits; on a daemonic worker (Dask's default) it runs in the worker itself,
   and Dask's own nanny supplies the isolation: a worker that crashes or exceeds its memory limit
-  is restarted and the candidate fails as `KilledWorker`.
+  is restarted and the candidate fails as `KilledWorker`. The cluster need not have the advisor
+  installed: on connecting, the backend checks that every worker imports the libraries the
+  candidates need and ships this copy of the `advisor` package to the workers (and the scheduler)
+  that lack it (see `ship`), or refuses the run in one sentence.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from advisor.errors import ConfigError
+from advisor.execute import ship
 from advisor.execute.isolate import Finished, Limits, WorkFailed, run_isolated
 from advisor.execute.worker import CandidateTask, RunContext, load_context, train_candidate, worker_description
 
@@ -112,6 +116,13 @@ class DaskBackend:
                 f"Could not reach the Dask scheduler at '{address}' ({type(exc).__name__}); check the address "
                 "and that the scheduler is running, or run without --scheduler to train on this machine."
             ) from None
+        try:
+            ship.ready_workers(self.client, address, ship.REQUIRED_MODULES)
+        except BaseException:
+            if self._own_client:
+                self.client.close()
+            raise
+        self._checked: set[str] = set(ship.REQUIRED_MODULES)
         self._context: Any = None
         self._started: dict[str, float] = {}
         self._submitted: list[Any] = []
@@ -145,9 +156,16 @@ class DaskBackend:
         on_message: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Any:
-        key = f"advisor-{task.spec.key}-{uuid.uuid4().hex[:8]}"
         import time
 
+        # the run's optional libraries (torch), checked once, before its first candidate is sent; an
+        # entry whose library this machine lacks is failed by `train_all` and never sent
+        wanted = [s for s in task.specs.values() if s.requires and not s.missing_requirements()]
+        needed = {name for spec in wanted for name in spec.requires} - self._checked
+        if needed:
+            ship.require_modules(self.client, sorted(needed))
+            self._checked |= needed
+        key = f"advisor-{task.spec.key}-{uuid.uuid4().hex[:8]}"
         self._started[key] = time.monotonic()
         future = self.client.submit(_train_on_worker, task, self._context, self.limits, key=key, pure=False, retries=0)
         self._submitted.append(future)

@@ -14,24 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+# Direction of every quality metric (True when higher is better), from the one table of columns.
+from advisor.objectives import HIGHER_IS_BETTER as HIGHER_IS_BETTER
+
 if TYPE_CHECKING:
     from advisor.candidates.catalog import TargetProfile
 
 
 BOOTSTRAP_RESAMPLES = 1000
-# Direction of every quality metric: True when higher is better.
-HIGHER_IS_BETTER = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "f1_macro": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "r2": True,
-    "rmse": False,
-    "mae": False,
-    # Binary tasks with a miss cost N: (N x missed positives + false alarms) per row, in false alarms.
-    "error_cost": False,
-}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 - `advise`: the entry points `advise`, `resume` (finish an interrupted run) and `open_run`
   (reopen a stored run or a results.json), each read top-down as the run goes.
+- `plan`: `RunPlan` and `Budget`: every setting a run starts with, checked once at the boundary,
+  saved with the run and read back by `resume`; the defaults the CLI and the app show.
 - `progress`: `ProgressEvent`, the `Reporter` that sends them, and `Cancelled` (the stop signal).
 - `prepare`: the data a run trains on: the dataset loaded and checked, the training rows sampled
   down to the row budget, the dataset summary, and the encoded run context every candidate reads.

@@ -16,14 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
 
-from advisor.candidates.catalog import Registry, TargetProfile, get_target, load_candidates
-from advisor.candidates.threshold import check_miss_cost
+from advisor.candidates.catalog import Registry, TargetProfile, load_candidates
 from advisor.data.encoder import TabularEncoder
 from advisor.data.inspect import Dataset
 from advisor.data.split import split_dataset
@@ -34,30 +33,28 @@ from advisor.execute.isolate import Limits, warm_up
 from advisor.measure import hardware
 from advisor.measure.timing import TimingConfig
 from advisor.pipeline.curve import learning_curve
+from advisor.pipeline.plan import DEFAULT_CANDIDATE_TIME_S, RunPlan
 from advisor.pipeline.prepare import DEFAULT_ROW_BUDGET, dataset_summary, prepare_dataset, sample_training_rows
 from advisor.pipeline.progress import Cancelled, ProgressEvent, Reporter
 from advisor.pipeline.settings import (
     ranking_record,
     run_header,
     saved_catalog,
-    saved_timing,
     spec_to_dict,
     user_options,
 )
 from advisor.pipeline.timing_phase import check_worker, time_all
 from advisor.pipeline.train import pending_result, refresh_artifacts, reload_finished, train_all, wants_torch
 from advisor.present.explain import helpers_message
-from advisor.rank.pareto import parse_limits, parse_priorities
 from advisor.results import CandidateResult, Run
 from advisor.store import Store, new_run_id
-
-DEFAULT_CANDIDATE_TIME_S = 1800.0
 
 
 def advise(
     data: str | os.PathLike[str] | bytes | IO[bytes] | pd.DataFrame | Dataset,
     target: str | None = None,
     *,
+    plan: RunPlan | None = None,
     name: str | None = None,
     task: str | None = None,
     primary_metric: str | None = None,
@@ -90,7 +87,9 @@ def advise(
     """Train and measure every candidate on `data`, then recommend one.
 
     Returns the `Run` (leaderboard, Pareto set, recommendation); it is also in the store and,
-    with `out`, written to `out/results.json`. User mistakes raise `AdvisorError` subclasses.
+    with `out`, written to `out/results.json`. What to train and how to judge it is a `RunPlan`:
+    give one as `plan`, or its values as the keywords below (`RunPlan.make` checks them; with
+    `plan`, those keywords are not used). User mistakes raise `AdvisorError` subclasses.
     `registry` replaces the default catalog (see `load_candidates`); `run_id` lets a caller (the
     app) know the id before the run starts (see `advisor.new_run_id`); `precision_tolerance_pp`
     is how much of the primary metric (percentage points, on the validation split) the
@@ -117,14 +116,26 @@ def advise(
     or with `miss_cost` = N ("a missed positive costs N false alarms") the one that minimises
     N x missed positives + false alarms. The test figures use it, and so does the artifact.
     """
-    miss_cost = check_miss_cost(miss_cost)
+    plan = plan or RunPlan.make(
+        priorities=priorities,
+        limits=limits,
+        profile=profile,
+        candidates=candidates,
+        families=families,
+        budget_s=budget_s,
+        seed=seed,
+        row_budget=row_budget,
+        timing=timing,
+        candidate_time_limit_s=candidate_time_limit_s,
+        candidate_memory_limit_mb=candidate_memory_limit_mb,
+        precision_tolerance_pp=precision_tolerance_pp,
+        miss_cost=miss_cost,
+        with_learning_curve=with_learning_curve,
+    )
+    miss_cost = plan.miss_cost
     report = Reporter(progress)
     stop = should_stop or (lambda: False)
-    timing = timing or TimingConfig()
-    target_profile = get_target(profile)
-    weights = parse_priorities(priorities)
-    limit_values = parse_limits(limits) if limits is not None else dict(target_profile.limits)
-    specs, helpers = (registry or load_candidates()).select_with_helpers(candidates, families)
+    specs, helpers = (registry or load_candidates()).select_with_helpers(plan.candidates, plan.families)
     if _resumed is not None:  # a resumed run names every entry; its helpers are the ones it first recorded
         helpers = dict(_resumed.get("__helpers__") or {})
     store = store if isinstance(store, Store) else Store(store)
@@ -141,31 +152,32 @@ def advise(
         miss_cost=miss_cost,
     )
     warm_up()  # the data is usable: the forkserver imports the libraries while it is split and encoded
-    split = split_dataset(dataset, seed=seed)
-    split, sampled = sample_training_rows(split, dataset.is_classification, row_budget, seed)
+    split = split_dataset(dataset, seed=plan.seed)
+    split, sampled = sample_training_rows(split, dataset.is_classification, plan.row_budget, plan.seed)
     encoder = TabularEncoder(dataset.roles).fit(split.X_train)
     phases["data_s"] = time.perf_counter() - t0
 
     run_id = run_id or new_run_id()
     candidate_limits = Limits(
-        time_s=candidate_time_limit_s,
-        memory_bytes=int(candidate_memory_limit_mb * 2**20)
-        if candidate_memory_limit_mb
+        time_s=plan.candidate_time_limit_s,
+        memory_bytes=int(plan.candidate_memory_limit_mb * 2**20)
+        if plan.candidate_memory_limit_mb
         else hardware.default_memory_limit_bytes(),
     )
-    settings = {
-        "priorities": weights if weights is not None else dict(target_profile.weights),
-        "limits": limit_values,
-        "profile": target_profile.key,
+    settings = {  # what the page, the report and `show` read; the plan itself is saved whole
+        "priorities": plan.weights,
+        "limits": plan.limit_values,
+        "profile": plan.profile.key,
         "candidates": [s.key for s in specs],
         "helpers": helpers,  # trained only because a chosen entry needs them; never recommended
         "catalog": [spec_to_dict(s) for s in specs],
-        "budget_s": budget_s,
-        "seed": seed,
-        "row_budget": row_budget,
-        "timing": asdict(timing),
-        "options": user_options(precision_tolerance_pp, miss_cost if dataset.task == "binary" else None),
+        "budget_s": plan.budget.seconds,
+        "seed": plan.seed,
+        "row_budget": plan.row_budget,
+        "timing": asdict(plan.timing),
+        "options": user_options(plan.precision_tolerance_pp, miss_cost if dataset.task == "binary" else None),
         "candidate_limits": {"time_s": candidate_limits.time_s, "memory_bytes": candidate_limits.memory_bytes},
+        "plan": plan.to_dict(),
     }
     run = Run(
         run_id=run_id,
@@ -179,7 +191,7 @@ def advise(
             CandidateResult.from_dict(_resumed[s.key]) if _resumed and s.key in _resumed else pending_result(s)
             for s in specs
         ],
-        profile=target_profile,
+        profile=plan.profile,
         phases_s=phases,
         store_root=str(store.root),
     )
@@ -213,7 +225,7 @@ def advise(
             store,
             report,
             stop,
-            budget_s,
+            plan.budget,
             phases,
             settings["options"],
             stored,
@@ -224,11 +236,11 @@ def advise(
                 run,
                 predictors,
                 split,
-                timing,
+                plan.timing,
                 store,
                 report,
                 stop,
-                budget_s,
+                plan.budget,
                 phases,
                 candidate_limits,
                 backend,
@@ -249,7 +261,7 @@ def advise(
     run.phases_s = phases
     report("rank", "Ranking")
     run.rank()
-    if with_learning_curve and run.status == "complete" and not stop():
+    if plan.with_learning_curve and run.status == "complete" and not stop():
         t_curve = time.perf_counter()
         run.learning_curve = learning_curve(
             run, specs, dataset, split, encoder, store.work_dir(run_id), candidate_limits, report, stop
@@ -295,31 +307,24 @@ def resume(
     header = stored["header"]
     settings = header["settings"]
     dataset = header["dataset"]
-    limits = settings.get("candidate_limits") or {}
     finished = {c["key"]: c for c in stored["candidates"]}
+    plan = RunPlan.from_saved(settings, header.get("profile"))
+    # exactly the entries it ran (a non-default entry asked for by key included), from its own catalog
+    plan = replace(plan, candidates=tuple(settings.get("candidates") or ()), families=None)
+    if timing is not None:
+        plan = replace(plan, timing=timing)
     return advise(
         frame,
         dataset["target"],
+        plan=plan,
         name=dataset.get("name"),
         task=dataset.get("task"),
         primary_metric=dataset.get("primary_metric"),
-        priorities=settings.get("priorities"),
-        limits=settings.get("limits"),
-        profile=settings.get("profile", "cloud-cpu"),
         registry=saved_catalog(settings),
-        candidates=settings.get("candidates"),
-        budget_s=settings.get("budget_s"),
         store=store,
-        seed=settings.get("seed", 0),
-        timing=timing or saved_timing(settings.get("timing") or {}),
         progress=progress,
         should_stop=should_stop,
         run_id=run_id,
-        precision_tolerance_pp=(settings.get("options") or {}).get("precision_tolerance_pp"),
-        miss_cost=(settings.get("options") or {}).get("miss_cost"),
-        candidate_time_limit_s=limits.get("time_s", DEFAULT_CANDIDATE_TIME_S),
-        candidate_memory_limit_mb=limits["memory_bytes"] / 2**20 if limits.get("memory_bytes") else None,
-        row_budget=settings.get("row_budget", DEFAULT_ROW_BUDGET),
         _resumed=dict(finished, __created_at__=stored["created_at"], __helpers__=settings.get("helpers") or {}),
     )
 

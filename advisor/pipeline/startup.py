@@ -24,6 +24,7 @@ from advisor.deploy.artifact import Artifact, load_artifact
 from advisor.deploy.predictor import Predictor
 from advisor.measure.figures import StartupMeasurement
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor.pipeline.plan import Budget
 from advisor.pipeline.progress import Reporter
 from advisor.results import CandidateResult, Run
 
@@ -73,11 +74,11 @@ def cold_starts(
     config: TimingConfig,
     report: Reporter,
     stop: Callable[[], bool],
-    budget_s: float | None,
+    budget: Budget,
 ) -> None:
     """Each runtime's cold start, in one fresh process for all its candidates (unless the time
     budget is spent or the timing config leaves cold starts out)."""
-    over_budget = budget_s is not None and report.elapsed() > budget_s
+    over_budget = not budget.may_time_cold_starts(report.elapsed())
     if over_budget:
         for key in keys:
             run.candidate(key).notes.append("cold start not measured: the time budget was spent")

@@ -28,6 +28,7 @@ from advisor.execute.worker import worker_description
 from advisor.measure import hardware
 from advisor.measure.lock import timing_lock
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor.pipeline.plan import Budget
 from advisor.pipeline.progress import Cancelled, Reporter
 from advisor.pipeline.startup import cold_starts, time_on_device
 from advisor.results import CandidateResult, Run
@@ -68,7 +69,7 @@ def time_all(
     store: Store,
     report: Reporter,
     stop: Callable[[], bool],
-    budget_s: float | None,
+    budget: Budget,
     phases: dict[str, float],
     limits: Limits,
     backend: LocalBackend | DaskBackend | None = None,
@@ -145,7 +146,7 @@ def time_all(
                 _apply_figures(run.candidate(key), figures[key], measured_on)
         t_start = time.perf_counter()
         timed = [k for k in keys if k in figures]
-        cold_starts(run, timed, records[0], batches[sizes[-1]], config, report, stop, budget_s)
+        cold_starts(run, timed, records[0], batches[sizes[-1]], config, report, stop, budget)
         window.append(time.time())
         phases["timing_window"] = window  # wall-clock start and end of the locked phase (for the lock's test)
         phases["startup_s"] = time.perf_counter() - t_start

@@ -27,6 +27,7 @@ from advisor.execute.backend import DaskBackend, LocalBackend
 from advisor.execute.isolate import Finished, WorkFailed
 from advisor.execute.worker import CandidateOutput, CandidateTask, predictor_from_files
 from advisor.measure import hardware
+from advisor.pipeline.plan import Budget
 from advisor.pipeline.prepare import run_context
 from advisor.pipeline.progress import Cancelled, Reporter
 from advisor.pipeline.startup import load_warm, warm_startup
@@ -43,7 +44,7 @@ def train_all(
     store: Store,
     report: Reporter,
     stop: Callable[[], bool],
-    budget_s: float | None,
+    budget: Budget,
     phases: dict[str, float],
     options: Mapping[str, Any],
     stored: dict[str, tuple[dict[str, bytes], Predictor]],
@@ -111,11 +112,12 @@ def train_all(
                 waiting.remove(spec)
                 result = run.candidates[position[spec.key]]
                 elapsed = report.elapsed()
-                if budget_s is not None and elapsed > 0.6 * budget_s and spec.family != "baseline":
+                if not budget.may_start(elapsed, spec.family):
                     result.status = "skipped"
                     result.error = None
                     result.notes.append(
-                        f"skipped: {elapsed:.0f} s of the {budget_s:.0f} s time budget were spent before it started"
+                        f"skipped: {elapsed:.0f} s of the {budget.seconds:.0f} s time budget were spent "
+                        "before it started"
                     )
                     settle(spec, result)
                     continue

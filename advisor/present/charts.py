@@ -8,27 +8,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from advisor.measure.figures import HIGHER_IS_BETTER
+from advisor.objectives import COLUMNS, HIGHER_IS_BETTER
+from advisor.present.numbers import format_column
 from advisor.rank.pareto import pareto_mask, to_losses
-from advisor.results import LEADERBOARD_COLUMNS, Run
+from advisor.results import Run
 
-# Axes a user can put on the Pareto chart: column -> (label, unit, log scale).
-AXES: dict[str, tuple[str, str, bool]] = {
-    "primary": ("quality (primary metric)", "", False),
-    "p50_ms": ("p50 latency, one row", "ms", True),
-    "p99_ms": ("p99 latency, one row", "ms", True),
-    "rows_per_s": ("throughput, best batch", "rows/s", True),
-    "size_bytes": ("size on disk", "bytes", True),
-    "gzip_bytes": ("size gzipped", "bytes", True),
-    "weight_bytes": ("network weights as stored", "bytes", True),
-    "peak_predict_bytes": ("peak memory predicting a batch", "bytes", True),
-    "load_ms": ("load + first row", "ms", True),
-    "cold_start_ms": ("cold start, fresh process", "ms", True),
-    "joules_per_1k": ("energy per 1,000 predictions", "J", True),
-    "usd_per_million": ("cost per 1,000,000 predictions", "USD", True),
-    "usd_per_month": ("cost a month at the target's volume", "USD", True),
-    "train_s": ("training time", "s", True),
-}
+# Axes a user can put on the Pareto chart: column -> (label, unit, log scale), from the one table.
+AXES: dict[str, tuple[str, str, bool]] = {name: (c.label, c.unit, c.log_scale) for name, c in COLUMNS.items() if c.axis}
 FAMILY_COLOURS = {
     "baseline": "#9e9e9e",
     "linear": "#1f77b4",
@@ -129,22 +115,7 @@ def axis_label(column: str, run: Run) -> str:
 def _direction(column: str, run: Run) -> str:
     if column == "primary":
         return "higher" if HIGHER_IS_BETTER[run.primary_metric] else "lower"
-    return LEADERBOARD_COLUMNS[column][1]
-
-
-def format_value(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
-        return "n/a"
-    unit = LEADERBOARD_COLUMNS.get(column, ("", "", ""))[0]
-    if unit == "bytes":
-        return f"{value / 1e6:.3g} MB" if value >= 1e6 else f"{value / 1e3:.3g} kB"
-    if unit == "rows/s":
-        return f"{value:,.0f} rows/s"
-    if unit == "count":
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:.4g}{(' ' + unit) if unit and unit not in ('fraction', '0-1') else ''}"
-    return str(value)
+    return COLUMNS[column].direction
 
 
 def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
@@ -170,7 +141,7 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
         for column in HOVER_COLUMNS:
             if column in row:
                 label = run.primary_metric if column == "primary" else column
-                hover_lines.append(f"{label}: {format_value(column, row[column])}")
+                hover_lines.append(f"{label}: {format_column(row[column], column)}")
         points.append(
             ChartPoint(
                 key=row["key"],

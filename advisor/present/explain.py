@@ -1,7 +1,8 @@
-"""The recommendation in sentences: formatting of figures, what the pick gives up, and why.
+"""The recommendation in sentences: what the pick gives up, and why.
 
 Pure functions over the plain records and arrays `advisor.rank.pareto.recommend` works on; the
-decision itself lives there, the words live here.
+decision itself lives there, the words live here, and every figure is written by
+`advisor.present.numbers`.
 """
 
 from __future__ import annotations
@@ -12,55 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from advisor.objectives import OBJECTIVES, QUALITY_LABELS
+from advisor.present.numbers import column_unit, display_unit, format_column, format_quantities, format_quantity
+
 if TYPE_CHECKING:
     from advisor.rank.pareto import PairedTies, Significance
 
-QUALITY_LABELS = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "f1_macro": "macro F1",
-    "roc_auc": "ROC AUC",
-    "log_loss": "log loss",
-    "r2": "R2",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "error_cost": "cost of errors",
-}
 # Shown in percentage points, with the ratio of errors.
 PERCENT_POINT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
-
-
-def format_figure(value: float, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if column == "size_bytes" or column == "peak_predict_bytes":
-        return f"{value / 1e6:.3g} MB" if value >= 1e5 else f"{value / 1e3:.3g} kB"
-    if column in ("p99_ms", "p50_ms", "p95_ms"):
-        return f"{value:.3g} ms"
-    if column == "rows_per_s":
-        return f"{value:,.0f} rows/s"
-    if column == "joules_per_1k":
-        return f"{value:.3g} J/1k"
-    if column == "usd_per_million":
-        return f"${value:.3g}/1M"
-    if column == "usd_per_month":
-        return money(value) + " a month"
-    return f"{value:.4g}"
-
-
-def money(value: float) -> str:
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 0.01:
-        return f"${value:,.2f}"
-    return f"${value:.2g}"
-
-
-def volume_text(count: float) -> str:
-    for size, word in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if count >= size:
-            return f"{count / size:.3g}{word}"
-    return f"{count:.3g}"
 
 
 def is_missing(value: Any) -> bool:
@@ -81,15 +41,21 @@ def join_names(names: Sequence[str]) -> str:
 
 
 # Energy and cost are estimates from measured CPU time (see their `method`); the card says so.
-ESTIMATED = ("energy", "cost")
+ESTIMATED = tuple(name for name, o in OBJECTIVES.items() if o.estimated)
 
 
 def figure_label(metric: str) -> str:
     return f"{metric} (estimated)" if metric in ESTIMATED else metric
 
 
+def against(a: float, b: float, column: str) -> str:
+    """'2 ms against 200 ms': two figures of one column, in the same unit."""
+    shown_a, shown_b = format_quantities([a, b], column_unit(column))
+    return f"{shown_a} against {shown_b}"
+
+
 def figure_phrase(metric: str, column: str, a: float, b: float) -> str:
-    return f"{figure_label(metric)} {format_figure(a, column)} against {format_figure(b, column)}"
+    return f"{figure_label(metric)} {against(a, b, column)}"
 
 
 def tie_break_note(
@@ -145,8 +111,8 @@ def significant_note(pick, top, feasible, figures, practical_values, significanc
             column = objs[m].column
             reason = significance.reasons.get(m, "")
             parts.append(
-                f"{figure_label(m)}: {format_figure(best.get(column), column)} against "
-                f"{format_figure(other.get(column), column)}" + (f" ({reason})" if reason else "")
+                f"{figure_label(m)}: {against(best.get(column), other.get(column), column)}"
+                + (f" ({reason})" if reason else "")
             )
     if not parts:
         return ""
@@ -167,8 +133,8 @@ def level_note(unfloored, pick, feasible, figures, raw, significance, objs) -> s
         if better and beyond:
             column = objs[m].column
             estimated = ", estimated" if m in ESTIMATED else ""
-            parts.append(f"{m} ({format_figure(a, column)} against {format_figure(b, column)}{estimated})")
-            levels.append(f"{m} {'above' if objs[m].higher_is_better else 'under'} {format_figure(level, column)}")
+            parts.append(f"{m} ({against(a, b, column)}{estimated})")
+            levels.append(f"{m} {'above' if objs[m].higher_is_better else 'under'} {format_column(level, column)}")
     if not parts:
         return ""
     return (
@@ -200,10 +166,10 @@ def explain_pick(
         f"{len(feasible)} of {n_total} candidates that are eligible (measured, within the limits, "
         f"clearly better than the no-skill baseline), it has the highest weighted score "
         f"({scores[best['key']]:.2f} of 1) and is on the Pareto front. It has {quality_label(primary_metric)} "
-        f"{format_figure(best.get(primary_metric), primary_metric)}, "
-        f"p99 latency {format_figure(best.get('p99_ms'), 'p99_ms')} for one row, "
-        f"{format_figure(best.get('rows_per_s'), 'rows_per_s')} at its best batch size, "
-        f"and {format_figure(best.get('size_bytes'), 'size_bytes')} on disk."
+        f"{format_column(best.get(primary_metric), primary_metric)}, "
+        f"p99 latency {format_column(best.get('p99_ms'), 'p99_ms')} for one row, "
+        f"{format_column(best.get('rows_per_s'), 'rows_per_s')} at its best batch size, "
+        f"and {format_column(best.get('size_bytes'), 'size_bytes')} on disk."
     )
     fastest = min(feasible, key=lambda r: r.get("p99_ms") if not is_missing(r.get("p99_ms")) else np.inf)
     volume = significance.predictions_per_month
@@ -232,14 +198,15 @@ def quality_difference(metric: str, higher: bool, a: float, b: float) -> str:
         text = f"{delta * 100:+.2f} pp"
         error_a, error_b = 1 - a, 1 - b
         if error_b > 0 and error_a != error_b:
-            text += f" ({error_a:.3g} vs {error_b:.3g} errors: {error_ratio(error_a / error_b, 'the errors')})"
+            errors = f"{format_quantity(error_a, '%')} vs {format_quantity(error_b, '%')} errors"
+            text += f" ({errors}: {error_ratio(error_a / error_b, 'the errors')})"
         return text
     if metric == "r2":
-        text = f"{delta:+.3g}"
+        text = format_quantity(delta, "", digits=3, signed=True)
         if 1 - b > 0 and a != b:
             text += f" ({error_ratio((1 - a) / (1 - b), 'the unexplained variance')})"
         return text
-    text = f"{delta:+.4g}"
+    text = format_quantity(delta, "", signed=True)
     if b:
         text += f" ({abs(delta) / abs(b):.0%} {'higher' if delta > 0 else 'lower'})"
     return text
@@ -285,27 +252,26 @@ def compare(
 
     p99_a, p99_b = best.get("p99_ms"), other.get("p99_ms")
     if not is_missing(p99_a) and not is_missing(p99_b):
-        parts.append(
-            f"p99 latency {p99_a - p99_b:+.3g} ms ({format_figure(p99_a, 'p99_ms')} vs "
-            f"{format_figure(p99_b, 'p99_ms')}, {ratio('p99_ms', 'lower', 'higher')})"
-        )
+        unit = column_unit("p99_ms")
+        shown = display_unit([p99_a, p99_b], unit)  # the difference and both figures in one unit
+        change = format_quantity(p99_a - p99_b, unit, signed=True, display=shown)
+        shown_a, shown_b = (format_quantity(v, unit, display=shown) for v in (p99_a, p99_b))
+        parts.append(f"p99 latency {change} ({shown_a} vs {shown_b}, {ratio('p99_ms', 'lower', 'higher')})")
     size_a, size_b = best.get("size_bytes"), other.get("size_bytes")
     if not is_missing(size_a) and not is_missing(size_b):
-        parts.append(
-            f"size {format_figure(size_a, 'size_bytes')} vs {format_figure(size_b, 'size_bytes')} "
-            f"({ratio('size_bytes', 'smaller', 'larger')})"
-        )
+        shown_a, shown_b = format_quantities([size_a, size_b], column_unit("size_bytes"))
+        parts.append(f"size {shown_a} vs {shown_b} ({ratio('size_bytes', 'smaller', 'larger')})")
     cost_a, cost_b = best.get("usd_per_million"), other.get("usd_per_million")
     if not is_missing(cost_a) and not is_missing(cost_b):
         if predictions_per_month:
             month_a, month_b = cost_a * predictions_per_month / 1e6, cost_b * predictions_per_month / 1e6
             word = "more" if month_a > month_b else "less"
-            volume = volume_text(predictions_per_month)
+            volume = format_quantity(predictions_per_month, "predictions")
             difference = abs(month_a - month_b)
             parts.append(
-                f"estimated cost {money(difference)} {word} a month at {volume} predictions"
+                f"estimated cost {format_quantity(difference, 'USD')} {word} a month at {volume}"
                 if difference >= 0.01
-                else f"estimated cost within $0.01 a month at {volume} predictions"
+                else f"estimated cost within $0.01 a month at {volume}"
             )
             parts[-1] += f" ({ratio('usd_per_million', 'lower', 'higher')})"
         else:

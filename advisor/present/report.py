@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import math
 from typing import Any
 
-from advisor.measure.figures import HIGHER_IS_BETTER
-from advisor.present.charts import batch_data, batch_figure, format_value, pareto_data, pareto_figure
+from advisor.objectives import HIGHER_IS_BETTER
+from advisor.present.charts import batch_data, batch_figure, pareto_data, pareto_figure
 from advisor.present.explain import helpers_message
+from advisor.present.numbers import format_column, format_quantity
 from advisor.present.text import markdown_code, markdown_text  # noqa: F401 - re-exported for the report's users
 from advisor.results import LEADERBOARD_COLUMNS, Run
 
@@ -57,15 +57,9 @@ def _e(value: Any) -> str:
 def _cell(column: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if column in ("key", "family", "status"):
+    if column in ("key", "family", "status") and value is not None:
         return _e(value)
-    if column in ("primary", "primary_ci95_low", "primary_ci95_high"):
-        return f"{value:.4f}"
-    if column == "best_batch":
-        return f"{int(value):,}"
-    return _e(format_value(column, value))
+    return _e(format_column(value, column))
 
 
 def _figure_html(figure: Any, include_plotlyjs: bool) -> str:
@@ -104,15 +98,17 @@ def _deployment_section(run: Run) -> str:
     if measured:
         body = "".join(
             f"<tr><td class='l'>{_e(name)}</td><td class='l'>{_e(c.key)}</td>"
-            f"<td>{d['latency']['p50_ms']:.3f}</td><td>{d['latency']['p99_ms']:.3f}</td>"
-            f"<td>{max(b['rows_per_s'] for b in d['batches'].values()):,.0f}</td><td>{d['load_ms']:.1f}</td>"
+            f"<td>{format_quantity(d['latency']['p50_ms'], 'ms')}</td>"
+            f"<td>{format_quantity(d['latency']['p99_ms'], 'ms')}</td>"
+            f"<td>{format_quantity(max(b['rows_per_s'] for b in d['batches'].values()), 'rows/s')}</td>"
+            f"<td>{format_quantity(d['load_ms'], 'ms')}</td>"
             f"<td class='l'>{_e(d['hardware'].get('cpu_model'))}</td></tr>"
             for name, c, d in measured
         )
         html_parts.append(
             "<h3>Measured on target machines</h3><table><tr><th class='l'>device</th>"
-            "<th class='l'>candidate</th><th>p50 ms</th><th>p99 ms</th><th>rows/s</th><th>load ms</th>"
-            f"<th class='l'>CPU</th></tr>{body}</table>"
+            "<th class='l'>candidate</th><th>p50 latency</th><th>p99 latency</th><th>throughput</th>"
+            f"<th>load</th><th class='l'>CPU</th></tr>{body}</table>"
         )
     return "".join(html_parts)
 

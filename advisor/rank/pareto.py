@@ -11,22 +11,24 @@ utility in [0, 1] and ranks the candidates by the weighted mean utility:
 - latency, throughput, size, energy and cost: decades behind the best, since they span orders of
   magnitude, after a difference users cannot feel has been made none (`Significance`: below a
   target's noticeable level, figures count as equal).
+
+Which objectives there are, the column each reads, its direction and its limits come from the one
+vocabulary, `advisor.objectives`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from advisor.candidates.catalog import METRICS
 from advisor.errors import ConfigError, did_you_mean
+from advisor.objectives import LIMIT_ALIASES, LIMITS, OBJECTIVES, Limit, Objective
 from advisor.present.explain import (
     explain_pick,
-    format_figure,
     is_missing,
     join_names,
     level_note,
@@ -34,43 +36,22 @@ from advisor.present.explain import (
     significant_note,
     tie_break_note,
 )
+from advisor.present.numbers import column_unit, format_column, format_quantity
 from advisor.rank.significance import PairedTies, Significance, paired_ties, quality_error, quality_utilities
 
 
-@dataclass(frozen=True)
-class Objective:
-    metric: str  # a priority name: accuracy, latency, ...
-    column: str  # the leaderboard column it reads
-    higher_is_better: bool
-    log_scale: bool
-    unit: str
-
-
 def objectives(primary_metric: str, primary_higher_is_better: bool) -> dict[str, Objective]:
-    """The six priorities and how each is read from a candidate's figures."""
+    """The six objectives (`advisor.objectives.OBJECTIVES`), accuracy read from this run's
+    primary metric in its direction."""
     return {
-        "accuracy": Objective("accuracy", primary_metric, primary_higher_is_better, False, ""),
-        "latency": Objective("latency", "p99_ms", False, True, "ms"),
-        "throughput": Objective("throughput", "rows_per_s", True, True, "rows/s"),
-        "size": Objective("size", "size_bytes", False, True, "bytes"),
-        "energy": Objective("energy", "joules_per_1k", False, True, "J/1k"),
-        "cost": Objective("cost", "usd_per_million", False, True, "USD/1M"),
+        name: replace(o, column=primary_metric, higher_is_better=primary_higher_is_better)
+        if o.higher_is_better is None
+        else o
+        for name, o in OBJECTIVES.items()
     }
 
 
 MIN_DECADES = 3.0
-
-# Limits: name -> (leaderboard column, "max" or "min", scale from the user's unit to the column's).
-LIMITS: dict[str, tuple[str | None, str, float]] = {
-    "p99_ms": ("p99_ms", "max", 1.0),
-    "size_mb": ("size_bytes", "max", 1e6),
-    "memory_mb": ("peak_predict_bytes", "max", 1e6),
-    "usd_per_million": ("usd_per_million", "max", 1.0),
-    "joules_per_1k": ("joules_per_1k", "max", 1.0),
-    "min_throughput_rps": ("rows_per_s", "min", 1.0),
-    "min_accuracy": (None, "min", 1.0),  # the primary metric
-}
-LIMIT_ALIASES = {"accuracy": "min_accuracy", "latency_ms": "p99_ms", "cost": "usd_per_million", "size": "size_mb"}
 
 
 def to_losses(values: np.ndarray, higher_is_better: Sequence[bool]) -> np.ndarray:
@@ -151,8 +132,8 @@ def parse_priorities(text: str | Mapping[str, float] | None) -> dict[str, float]
     weights: dict[str, float] = {}
     for name, raw in items:
         name = str(name).strip()
-        if name not in METRICS:
-            raise ConfigError(f"Priority '{name}' is not a metric; {did_you_mean(name, METRICS)}.")
+        if name not in OBJECTIVES:
+            raise ConfigError(f"Priority '{name}' is not a metric; {did_you_mean(name, OBJECTIVES)}.")
         try:
             weight = float(raw)
         except (TypeError, ValueError):
@@ -204,20 +185,32 @@ class Recommendation:
     notes: tuple[str, ...] = ()
 
 
+def _bounded(limit: Limit, primary_metric: str, higher: bool) -> tuple[str, str]:
+    """The column a limit reads in this run, and whether it is a "max" or a "min" there."""
+    if limit.column == "primary":
+        return primary_metric, limit.kind if higher else "max"  # 'min_accuracy' on an error metric: at most
+    return limit.column, limit.kind
+
+
+def _in_limit_unit(value: float, limit: Limit, column: str) -> str:
+    """A figure in the unit its limit is typed in, so that it reads beside the setting: 0.05 ms, 0.15 MB."""
+    if limit.column == "primary":
+        return format_column(value, column)
+    return format_quantity(value, column_unit(column), display=limit.unit)
+
+
 def _limit_reasons(row: Mapping[str, Any], limits: Mapping[str, float], primary_metric: str, higher: bool) -> list[str]:
     reasons = []
     for name, bound in limits.items():
-        column, kind, scale = LIMITS[name]
-        column = column or primary_metric
+        limit = LIMITS[name]
+        column, kind = _bounded(limit, primary_metric, higher)
         value = row.get(column)
-        if kind == "min" and column == primary_metric and not higher:
-            kind = "max"  # 'min_accuracy' on an error metric means 'at most'
         if is_missing(value):
             reasons.append(f"{name}: not measured")
-        elif kind == "max" and value > bound * scale:
-            reasons.append(f"{name} <= {bound:g}: has {format_figure(value, column)}")
-        elif kind == "min" and value < bound * scale:
-            reasons.append(f"{name} >= {bound:g}: has {format_figure(value, column)}")
+        elif kind == "max" and value > bound * limit.scale:
+            reasons.append(f"{name} <= {bound:g}: has {_in_limit_unit(value, limit, column)}")
+        elif kind == "min" and value < bound * limit.scale:
+            reasons.append(f"{name} >= {bound:g}: has {_in_limit_unit(value, limit, column)}")
     return reasons
 
 
@@ -245,15 +238,13 @@ def _no_recommendation(
     for name, bound in limits.items():
         others = {k: v for k, v in limits.items() if k != name}
         pool = [r for r in candidates if not _limit_reasons(r, others, primary_metric, higher)] or list(candidates)
-        column, kind, scale = LIMITS[name]
-        column = column or primary_metric
-        if kind == "min" and column == primary_metric and not higher:
-            kind = "max"
+        limit = LIMITS[name]
+        column, kind = _bounded(limit, primary_metric, higher)
         known = [r for r in pool if not is_missing(r.get(column))]
         if not known:
             continue
         best = (min if kind == "max" else max)(known, key=lambda r: r[column])
-        value = best[column] / scale
+        value = best[column] / limit.scale
         if (kind == "max" and value <= bound) or (kind == "min" and value >= bound):
             continue
         unit_value = _round_for_limit(value, kind == "max")
@@ -262,7 +253,7 @@ def _no_recommendation(
         extreme = "best" if column == primary_metric else ("lowest" if kind == "max" else "highest")
         under = " under the other limits" if others and pool is not candidates else ""
         parts.append(
-            f"the {extreme} {what}{under} is {format_figure(best[column], column)} ({best['name']}); "
+            f"the {extreme} {what}{under} is {_in_limit_unit(best[column], limit, column)} ({best['name']}); "
             f"{verb} {'the minimum' if column == primary_metric else name} to {unit_value}"
         )
     if not parts:
@@ -303,7 +294,7 @@ def recommend(
     significance = significance or Significance()
     higher = primary_higher_is_better
     objs = objectives(primary_metric, higher)
-    active = [m for m in METRICS if weights.get(m, 0) > 0] or list(METRICS)
+    active = [m for m in OBJECTIVES if weights.get(m, 0) > 0] or list(OBJECTIVES)
     used_weights = {m: float(weights.get(m, 0)) for m in active} if any(weights.values()) else {m: 1.0 for m in active}
     ineligible = dict(ineligible or {})
 
@@ -338,10 +329,10 @@ def recommend(
                     best_end = row.get(primary_metric)
                 if not is_missing(best_end) and ((best_end < needed) if higher else (best_end > needed)):
                     excluded[row["key"]].append(
-                        f"broken: its {primary_metric} ({format_figure(row.get(primary_metric), primary_metric)}, "
-                        f"95% interval {'up' if higher else 'down'} to {format_figure(best_end, primary_metric)}) "
+                        f"broken: its {primary_metric} ({format_column(row.get(primary_metric), primary_metric)}, "
+                        f"95% interval {'up' if higher else 'down'} to {format_column(best_end, primary_metric)}) "
                         f"falls short of the no-skill baseline plus {significance.broken_gain_fraction:.0%} of the "
-                        f"best candidate's gain over it ({format_figure(needed, primary_metric)})"
+                        f"best candidate's gain over it ({format_column(needed, primary_metric)})"
                     )
     feasible = [row for row in rows if not excluded[row["key"]]]
     excluded_out = {k: tuple(v) for k, v in excluded.items() if v}
@@ -402,7 +393,7 @@ def recommend(
                 )
             else:
                 f = figures.index(m)
-                u[:, j] = utilities(values[:, [f]], [objs[m].higher_is_better], [True])[:, 0]
+                u[:, j] = utilities(values[:, [f]], [objs[m].higher_is_better], [objs[m].log_scale])[:, 0]
         w = np.array([used_weights[m] for m in active])
         return (u * w).sum(axis=1) / w.sum()
 
@@ -496,7 +487,7 @@ def recommend(
         notes.append(
             "More accurate candidates are excluded by your limits: "
             + "; ".join(
-                f"{r['name']} ({format_figure(r[primary_metric], primary_metric)}, {excluded_out[r['key']][0]})"
+                f"{r['name']} ({format_column(r[primary_metric], primary_metric)}, {excluded_out[r['key']][0]})"
                 for r in shown
             )
             + "."

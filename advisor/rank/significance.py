@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from advisor.candidates.catalog import HOURS_PER_MONTH, TargetProfile, load_significance
+from advisor.present.numbers import format_quantity
 
 
 @dataclass(frozen=True)
@@ -136,22 +137,26 @@ def significance_for(profile: TargetProfile) -> Significance:
         "throughput": profile.peak_rows_per_s,
     }
     reasons = {
-        "latency": f"p99 under {levels['latency']:.3g} ms counts as equal on a {profile.name}: {rules.latency_reason}",
-        "size": (f"sizes under {levels['size'] / 1e6:.3g} MB count as equal on a {profile.name}: {rules.size_reason}"),
+        "latency": (
+            f"p99 under {format_quantity(levels['latency'], 'ms')} counts as equal on a {profile.name}: "
+            f"{rules.latency_reason}"
+        ),
+        "size": f"sizes under {format_quantity(levels['size'], 'B')} count as equal on a {profile.name}: "
+        f"{rules.size_reason}",
         "cost": (
-            f"costs under ${cost_month:.3g} a month at {volume:,.0f} predictions a month count as equal: "
-            f"{rules.cost_reason}"
+            f"costs under {format_quantity(cost_month, 'USD/month')} at {format_quantity(volume, 'predictions')} "
+            f"a month count as equal: {rules.cost_reason}"
         ),
         "throughput": (
-            f"throughput above {profile.peak_rows_per_s:,.0f} rows/s (the expected peak on a {profile.name}) "
-            f"counts as fully good: {rules.throughput_reason}"
+            f"throughput above {format_quantity(profile.peak_rows_per_s, 'rows/s')} (the expected peak on a "
+            f"{profile.name}) counts as fully good: {rules.throughput_reason}"
         ),
     }
     if profile.energy_budget_j_per_month:
         per_1k = profile.energy_budget_j_per_month * rules.energy_fraction_of_budget / volume * 1000
         levels["energy"] = per_1k
         reasons["energy"] = (
-            f"energy under {per_1k:.3g} J per 1,000 predictions counts as equal on a {profile.name}: "
+            f"energy under {format_quantity(per_1k, 'J/1k')} predictions counts as equal on a {profile.name}: "
             f"{rules.energy_reason}"
         )
     return Significance(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.candidates.catalog import METRICS
+from advisor.objectives import OBJECTIVES
 from advisor.rank.pareto import Recommendation
 
 STEP = 0.5
@@ -94,7 +94,7 @@ def weight_ranges(
 ) -> list[WeightRange]:
     """For each metric, the contiguous range of its weight (0-5, in steps of 0.5) that keeps `pick`."""
     out = []
-    for metric in METRICS:
+    for metric in OBJECTIVES:
         current = float(weights.get(metric, 0.0))
         winners = {}
         for step in sorted(set(WEIGHT_STEPS) | {current}):

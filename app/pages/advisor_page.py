@@ -103,7 +103,7 @@ with c2:
         min_value=0,
         step=30,
         key="budget_s",
-        help="Candidates that would start after 60% of the budget are skipped and say so.",
+        help=advisor.Budget.rules(),
     )
 with c3:
     st.radio(
@@ -145,27 +145,34 @@ if table is None or dataset is None:
     st.caption("Nothing to run: no dataset is active (section 1).")
 elif st.button("Run the advisor", type="primary", disabled=busy or not st.session_state["families"]):
     timing = advisor.TimingConfig() if st.session_state["thorough"].startswith("Thorough") else advisor.QUICK_TIMING
-    job = ui.jobs().start(
-        table.frame,
-        table.name,
-        st.session_state["target"],
-        ui.store(),
-        task=st.session_state["task"],
-        priorities=ui.current_weights(),
-        limits=ui.current_limits(),
-        profile=ui.current_profile(),
-        families=st.session_state["families"],
-        budget_s=st.session_state["budget_s"] or None,
-        timing=timing,
-        scheduler=(st.session_state.get("scheduler") or "").strip() or None,
-        measure_on=(st.session_state.get("measure_on") or "").strip() or None,
-        miss_cost=st.session_state.get("miss_cost") if dataset.task == "binary" else None,
-    )
-    run_id = job.run_id
-    ui.remember_run(run_id)
-    st.query_params["run"] = run_id
-    st.session_state["settings_from_run"] = run_id
-    st.session_state.pop("pareto_chart", None)
+    try:  # the plan is checked here, so a wrong setting is one sentence now, not a failed run later
+        plan = advisor.RunPlan.make(
+            priorities=ui.current_weights(),
+            limits=ui.current_limits(),
+            profile=ui.current_profile(),
+            families=st.session_state["families"],
+            budget_s=st.session_state["budget_s"] or None,
+            timing=timing,
+            miss_cost=st.session_state.get("miss_cost") if dataset.task == "binary" else None,
+        )
+    except advisor.AdvisorError as exc:
+        st.error(str(exc))
+    else:
+        job = ui.jobs().start(
+            table.frame,
+            table.name,
+            st.session_state["target"],
+            ui.store(),
+            plan=plan,
+            task=st.session_state["task"],
+            scheduler=(st.session_state.get("scheduler") or "").strip() or None,
+            measure_on=(st.session_state.get("measure_on") or "").strip() or None,
+        )
+        run_id = job.run_id
+        ui.remember_run(run_id)
+        st.query_params["run"] = run_id
+        st.session_state["settings_from_run"] = run_id
+        st.session_state.pop("pareto_chart", None)
 
 
 @st.fragment(run_every=1.0)
