@@ -153,3 +153,30 @@ def test_no_module_reaches_into_another_modules_underscore_names():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("advisor"):
                 crossing += [f"{name} uses {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert not [c for c in crossing if not c.endswith("__version__")], crossing
+
+
+def test_every_progress_stage_the_run_emits_is_documented():
+    from advisor.pipeline.progress import ProgressEvent
+
+    emitted = set()
+    for path in (PACKAGE / "pipeline").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "report"
+            if called and node.args and isinstance(node.args[0], ast.Constant):
+                emitted.add(node.args[0].value)
+    documented = ProgressEvent.__doc__ or ""
+    assert emitted and {stage for stage in emitted if f'"{stage}"' not in documented} == set()
+
+
+def test_every_test_the_docs_and_comments_name_exists():
+    import re
+
+    defined = set()
+    for path in (PROJECT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    texts = [PROJECT / name for name in ("README.md", "RELIABILITY.md", "ARCHITECTURE.md")]
+    texts += sorted(PACKAGE.rglob("*.py"))
+    named = set()
+    for path in texts:
+        named |= set(re.findall(r"(?:::|`)(test_[a-z0-9_]+)", path.read_text()))
+    assert named and named - defined == set()

@@ -20,7 +20,6 @@ import numpy as np
 from advisor.candidates.layers import linear_layers, make_network, require_torch
 
 # --------------------------------------------------------------------------- quantisers (numpy and torch)
-SCHEMES = ("int8", "int4", "ternary", "binary")
 BITS = {"int8": 8, "int4": 4, "ternary": 2, "binary": 1}
 
 

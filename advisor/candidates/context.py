@@ -28,23 +28,36 @@ class FittedModel(Protocol):
     def param_count(self) -> int: ...
 
 
-@dataclass
-class TrainContext:
-    """Everything a builder may use; the rows are already encoded (train split only fitted)."""
+@dataclass(kw_only=True)
+class SplitData:
+    """The encoded rows a run's candidates learn from, and what they are judged on: the same for
+    every candidate of a run (`execute.worker.RunContext` adds the test rows and the encoder;
+    `TrainContext` adds what one candidate's builder needs)."""
 
     task: str
     n_classes: int
     class_weighting: bool
     seed: int
+    primary_metric: str = "accuracy"
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+
+    @classmethod
+    def shared(cls, data: SplitData) -> dict[str, Any]:
+        """The fields of `data` this class shares with it, as keywords."""
+        return {name: getattr(data, name) for name in SplitData.__dataclass_fields__}
+
+
+@dataclass(kw_only=True)
+class TrainContext(SplitData):
+    """Everything a builder may use; the rows are already encoded (train split only fitted)."""
+
     threads: int = 1
     device: str = "cpu"
     report: Callable[[str], None] = field(default=lambda message: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
-    primary_metric: str = "accuracy"
     # For derived candidates: the fitted models trained so far, the catalog entries by key,
     # the entry being built (its parent and what it uses), user options and a shared cache.
     models: dict[str, Any] = field(default_factory=dict)

@@ -151,9 +151,7 @@ class _Writer:
 
 def model_files(predictor: Any) -> dict[str, bytes]:
     """The predictor as artifact members (see the module docstring); the same bytes for the same model."""
-    import platform
 
-    predictor.saved_with = {"python": platform.python_version(), "numpy": np.__version__}
     writer = _Writer()
     tree = {"format": FORMAT, "version": VERSION, "predictor": writer.encode(predictor)}
     files = {TREE: json.dumps(tree, separators=(",", ":")).encode()}  # compact: its size is measured

@@ -16,8 +16,6 @@ from advisor.data.encoder import TabularEncoder
 from advisor.errors import AdvisorError, InputSchemaError
 from advisor.measure.figures import predicted_classes
 
-ARTIFACT_VERSION = 1
-
 
 class Predictor:
     """A candidate as deployed: the fitted encoder plus the fitted model."""
@@ -39,7 +37,6 @@ class Predictor:
         self.classes = None if classes is None else np.asarray(classes, dtype=object)
         self.key = key
         self.name = name
-        self.artifact_version = ARTIFACT_VERSION
         # The fast single-row path (see `_fast`) is used only once checked against the batch path.
         self.fast_single_row = False
         self.fast_path_check: dict[str, Any] | None = None

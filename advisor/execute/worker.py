@@ -24,7 +24,7 @@ import pandas as pd
 
 from advisor.candidates.catalog import CandidateSpec
 from advisor.candidates.compress import teacher_agreement
-from advisor.candidates.context import TrainContext
+from advisor.candidates.context import SplitData, TrainContext
 from advisor.candidates.registry import resolve_builder
 from advisor.candidates.threshold import choose_threshold
 from advisor.data.encoder import TabularEncoder
@@ -35,22 +35,14 @@ from advisor.measure.figures import QualityMeasurement, SizeMeasurement, measure
 FAST_PATH_CHECK_ROWS = 50
 
 
-@dataclass
-class RunContext:
-    """What every candidate of a run trains and is scored on (the same for all of them)."""
+@dataclass(kw_only=True)
+class RunContext(SplitData):
+    """What every candidate of a run trains and is scored on (the same for all of them): the
+    encoded splits (`SplitData`), the test rows, the encoder and the target."""
 
-    task: str
-    n_classes: int
-    class_weighting: bool
-    seed: int
-    primary_metric: str
     target: str
     classes: list[Any] | None
     encoder: TabularEncoder
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
     check_rows: pd.DataFrame  # raw test rows for the fast-path check
@@ -144,18 +136,10 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     spec = task.spec
     models = {key: predictor_from_files(files).model for key, files in task.dependencies.items()}
     ctx = TrainContext(
-        task=context.task,
-        n_classes=context.n_classes,
-        class_weighting=context.class_weighting,
-        seed=context.seed,
-        X_train=np.asarray(context.X_train),
-        y_train=np.asarray(context.y_train),
-        X_val=np.asarray(context.X_val),
-        y_val=np.asarray(context.y_val),
+        **TrainContext.shared(context),
         threads=task.threads,
         device=task.device,
         report=report,
-        primary_metric=context.primary_metric,
         models=models,
         specs=task.specs,
         spec=spec,

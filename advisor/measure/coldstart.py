@@ -22,7 +22,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     rows_path, spawned_at, runtime, artifacts = argv[0], float(argv[1]), argv[2], argv[3:]
     import joblib
 
-    from advisor.deploy.artifact import load_artifact
+    from advisor.deploy.artifact import load_and_answer
     from advisor.measure import hardware
 
     for part in runtime.split("+"):
@@ -33,12 +33,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     figures = []
     for artifact in artifacts:
         before_load_rss = hardware.rss_bytes()
-        start = time.perf_counter()
-        predictor = load_artifact(artifact, trust=True)  # the run's own store: digests checked, then rebuilt
-        predictor.set_threads(1)
-        loaded = time.perf_counter()
-        predictor.predict(rows["first"])
-        first = time.perf_counter()
+        # the run's own store: digests checked, then rebuilt
+        predictor, load_s, first_row_s = load_and_answer(artifact, rows["first"], trust=True, threads=1)
         after_rss = hardware.rss_bytes()
 
         reset = hardware.reset_peak_rss()
@@ -51,8 +47,8 @@ def main(argv: list[str]) -> dict[str, Any]:
         rss_delta = (peak_rss - base) if (reset and peak_rss is not None and base is not None) else 0
         figures.append(
             {
-                "load_s": loaded - start,
-                "first_row_s": first - loaded,
+                "load_s": load_s,
+                "first_row_s": first_row_s,
                 "load_rss_bytes": (after_rss - before_load_rss) if after_rss and before_load_rss else None,
                 "peak_predict_bytes": int(max(rss_delta, traced_peak)),
                 "peak_rss_reset": bool(reset),

@@ -33,21 +33,17 @@ def measure_artifact(
 ) -> dict[str, Any]:
     """Load the artifact here and time it on `rows` (a DataFrame with the model's columns).
     Nothing in it is unpickled unless `trust` is given (see `load_artifact`)."""
-    from advisor.deploy.artifact import load_artifact, model_digest, read_verified
+    from advisor.deploy.artifact import load_and_answer, model_digest, read_verified
 
     timing = timing or TimingConfig()
-    started = time.perf_counter()
-    artifact = load_artifact(artifact_path, trust=trust)
-    load_ms = (time.perf_counter() - started) * 1e3
     records = rows.head(200).to_dict(orient="records")
     if not records:
         raise AdvisorError("The rows file has no rows; give the advisor at least one row to time the model on.")
+    artifact, load_s, first_row_s = load_and_answer(artifact_path, records[0], trust=trust)
+    load_ms, first_row_ms = load_s * 1e3, first_row_s * 1e3
     problems = artifact.problems(rows.head(200))
     if problems:
         raise AdvisorError(problems[0])
-    first_start = time.perf_counter()
-    artifact.predict(records[0])
-    first_row_ms = (time.perf_counter() - first_start) * 1e3
     sizes = sorted({min(b, len(rows)) for b in timing.batch_sizes})
     with pinned_threads(timing.threads, [artifact.set_threads]):
         latency = measure_single_row({"artifact": artifact.predict}, records, timing)["artifact"]

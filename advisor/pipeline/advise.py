@@ -26,7 +26,6 @@ from advisor.candidates.catalog import Registry, TargetProfile, load_candidates
 from advisor.data.encoder import TabularEncoder
 from advisor.data.inspect import Dataset
 from advisor.data.split import split_dataset
-from advisor.deploy.predictor import Predictor
 from advisor.errors import RunNotFound
 from advisor.execute.backend import make_backend
 from advisor.execute.isolate import Limits, warm_up
@@ -36,6 +35,7 @@ from advisor.pipeline.curve import learning_curve
 from advisor.pipeline.plan import DEFAULT_CANDIDATE_TIME_S, RunPlan
 from advisor.pipeline.prepare import DEFAULT_ROW_BUDGET, dataset_summary, prepare_dataset, sample_training_rows
 from advisor.pipeline.progress import Cancelled, ProgressEvent, Reporter
+from advisor.pipeline.session import Session
 from advisor.pipeline.settings import (
     ranking_record,
     run_header,
@@ -199,8 +199,22 @@ def advise(
     run.settings["backend"] = backend.describe()
     if measure_on:
         check_worker(backend, measure_on)
-    # each artifact's model files and predictor, to rewrite with the final figures
-    stored: dict[str, tuple[dict[str, bytes], Predictor]] = {}
+    session = Session(
+        run=run,
+        plan=plan,
+        dataset=dataset,
+        split=split,
+        encoder=encoder,
+        specs=specs,
+        store=store,
+        report=report,
+        stop=stop,
+        backend=backend,
+        limits=candidate_limits,
+        options=settings["options"],
+        phases=phases,
+    )
+    stored = session.stored  # each artifact's model files and predictor, to rewrite with the final figures
     if _resumed is None:
         store.create_run(run_id, run_header(run))
         store.save_input(run_id, dataset.frame)
@@ -216,36 +230,9 @@ def advise(
         report("data", helpers_message(helpers), phase="helpers")
 
     try:
-        predictors = train_all(
-            run,
-            specs,
-            dataset,
-            split,
-            encoder,
-            store,
-            report,
-            stop,
-            plan.budget,
-            phases,
-            settings["options"],
-            stored,
-            backend,
-        )
+        predictors = train_all(session)
         if predictors:
-            time_all(
-                run,
-                predictors,
-                split,
-                plan.timing,
-                store,
-                report,
-                stop,
-                plan.budget,
-                phases,
-                candidate_limits,
-                backend,
-                measure_on,
-            )
+            time_all(session, predictors, measure_on)
         run.status = "complete"
     except Cancelled:
         run.status = "cancelled"
@@ -263,9 +250,7 @@ def advise(
     run.rank()
     if plan.with_learning_curve and run.status == "complete" and not stop():
         t_curve = time.perf_counter()
-        run.learning_curve = learning_curve(
-            run, specs, dataset, split, encoder, store.work_dir(run_id), candidate_limits, report, stop
-        )
+        run.learning_curve = learning_curve(session)
         phases["learning_curve_s"] = time.perf_counter() - t_curve
     store.clear_work(run_id)
     refresh_artifacts(run, stored)

@@ -3,44 +3,29 @@ of the training rows, each point scored on the whole test split."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import joblib
 
-from advisor.candidates.catalog import CandidateSpec
-from advisor.data.encoder import TabularEncoder
-from advisor.data.inspect import Dataset
-from advisor.data.split import Split
-from advisor.execute.isolate import Limits, WorkFailed, run_isolated
+from advisor.execute.isolate import WorkFailed, run_isolated
 from advisor.execute.worker import CandidateTask, train_candidate
 from advisor.measure import hardware
 from advisor.pipeline.prepare import run_context, sample_positions
-from advisor.pipeline.progress import Reporter
-from advisor.results import Run
+from advisor.pipeline.session import Session
 
 CURVE_FRACTIONS = (0.25, 0.5)
 
 
-def learning_curve(
-    run: Run,
-    specs: list[CandidateSpec],
-    dataset: Dataset,
-    split: Split,
-    encoder: TabularEncoder,
-    work: Path,
-    limits: Limits,
-    report: Reporter,
-    stop: Callable[[], bool],
-) -> dict[str, Any] | None:
+def learning_curve(session: Session) -> dict[str, Any] | None:
     """Test quality of one candidate trained on 25%, 50% and 100% of the training rows.
 
     The candidate is the recommended one when it trains from scratch (a compressed or distilled
     one depends on others), else the best such candidate; never a helper (see
     `Registry.select_with_helpers`). Each point trains isolated like any candidate, on a
     stratified subset, and is scored on the whole test split."""
+    run, specs, dataset, split, encoder = session.run, session.specs, session.dataset, session.split, session.encoder
+    work, limits, report, stop = session.store.work_dir(run.run_id), session.limits, session.report, session.stop
     roots = {
         s.key: s
         for s in specs

@@ -14,9 +14,22 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One step of a run, for a progress display. `eta_s` is an estimate from the steps so far."""
+    """One step of a run, for a progress display. `eta_s` is an estimate from the steps so far.
 
-    stage: str  # data | train | timing | startup | rank | done
+    `stage`, in the order a run emits them:
+    - "data": the data loaded and checked, the task found, a resumed run's kept candidates, the
+      helper entries (phase "helpers");
+    - "train": a candidate starts (phase "training", with `done`/`total`/`eta_s`) and its
+      network's epochs (phase "epoch");
+    - "waiting": the timing phase waits for another run holding this machine's timing lock;
+    - "timing": every candidate timed together (phase "latency");
+    - "startup": cold starts in fresh processes (phase "cold-start");
+    - "rank": the ranking;
+    - "curve": the learning curve (phase "curve");
+    - "done": the recommendation, or that there is none.
+    """
+
+    stage: str
     message: str
     elapsed_s: float
     candidate: str | None = None

@@ -20,13 +20,12 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from advisor.deploy.artifact import Artifact, load_artifact
+from advisor.deploy.artifact import Artifact, load_and_answer
 from advisor.deploy.predictor import Predictor
 from advisor.measure.figures import StartupMeasurement
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
-from advisor.pipeline.plan import Budget
-from advisor.pipeline.progress import Reporter
-from advisor.results import CandidateResult, Run
+from advisor.pipeline.session import Session
+from advisor.results import CandidateResult
 
 COLD_START_TIMEOUT_S = 120
 
@@ -53,31 +52,20 @@ def warm_startup(load_ms: float, first_ms: float) -> StartupMeasurement:
 
 def load_warm(path: Path, record: dict[str, Any]) -> tuple[Artifact, float, float]:
     """The artifact loaded back three times: the last load, the median load ms and first-row ms."""
-    loads, firsts = [], []
-    artifact = None
-    for _ in range(3):
-        start = time.perf_counter()
-        artifact = load_artifact(path, trust=True)  # written by this run
-        loaded = time.perf_counter()
-        artifact.predict(record)
-        loads.append(loaded - start)
-        firsts.append(time.perf_counter() - loaded)
-    assert artifact is not None
-    return artifact, float(np.median(loads) * 1e3), float(np.median(firsts) * 1e3)
+    tries = [load_and_answer(path, record, trust=True) for _ in range(3)]  # written by this run
+    return tries[-1][0], float(np.median([t[1] for t in tries]) * 1e3), float(np.median([t[2] for t in tries]) * 1e3)
 
 
-def cold_starts(
-    run: Run,
-    keys: list[str],
-    first: dict[str, Any],
-    batch: pd.DataFrame,
-    config: TimingConfig,
-    report: Reporter,
-    stop: Callable[[], bool],
-    budget: Budget,
-) -> None:
+def cold_starts(session: Session, keys: list[str], first: dict[str, Any], batch: pd.DataFrame) -> None:
     """Each runtime's cold start, in one fresh process for all its candidates (unless the time
     budget is spent or the timing config leaves cold starts out)."""
+    run, config, report, stop, budget = (
+        session.run,
+        session.plan.timing,
+        session.report,
+        session.stop,
+        session.plan.budget,
+    )
     over_budget = not budget.may_time_cold_starts(report.elapsed())
     if over_budget:
         for key in keys:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from advisor.data.split import Split
 from advisor.deploy.artifact import Artifact, load_artifact
 from advisor.errors import AdvisorError
 from advisor.execute.backend import DaskBackend, LocalBackend
@@ -28,11 +27,10 @@ from advisor.execute.worker import worker_description
 from advisor.measure import hardware
 from advisor.measure.lock import timing_lock
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
-from advisor.pipeline.plan import Budget
 from advisor.pipeline.progress import Cancelled, Reporter
+from advisor.pipeline.session import Session
 from advisor.pipeline.startup import cold_starts, time_on_device
 from advisor.results import CandidateResult, Run
-from advisor.store import Store
 
 SINGLE_ROW_INPUTS = 200
 TIMING_BASE_S = 120.0  # the timing process's time limit: this, plus the next per candidate
@@ -61,24 +59,19 @@ class TimedFigures:
     gpu_note: str | None = None
 
 
-def time_all(
-    run: Run,
-    predictors: dict[str, Artifact],
-    split: Split,
-    config: TimingConfig,
-    store: Store,
-    report: Reporter,
-    stop: Callable[[], bool],
-    budget: Budget,
-    phases: dict[str, float],
-    limits: Limits,
-    backend: LocalBackend | DaskBackend | None = None,
-    measure_on: str | None = None,
-) -> None:
+def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str | None = None) -> None:
     """Time every trained candidate in one child process while holding the machine's timing lock;
     then their cold starts. If that process fails, each candidate is timed alone, so the one that
     breaks is named and the others still get figures. With `measure_on` (a Dask worker's address)
     the same timing runs on that worker instead, under that machine's lock."""
+    run, split, config, store = session.run, session.split, session.plan.timing, session.store
+    report, stop, phases, limits, backend = (
+        session.report,
+        session.stop,
+        session.phases,
+        session.limits,
+        session.backend,
+    )
     keys = list(predictors)
     n_test = len(split.X_test)
     sizes = sorted({min(b, n_test) for b in config.batch_sizes})
@@ -146,7 +139,7 @@ def time_all(
                 _apply_figures(run.candidate(key), figures[key], measured_on)
         t_start = time.perf_counter()
         timed = [k for k in keys if k in figures]
-        cold_starts(run, timed, records[0], batches[sizes[-1]], config, report, stop, budget)
+        cold_starts(session, timed, records[0], batches[sizes[-1]])
         window.append(time.time())
         phases["timing_window"] = window  # wall-clock start and end of the locked phase (for the lock's test)
         phases["startup_s"] = time.perf_counter() - t_start

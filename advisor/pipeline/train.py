@@ -10,50 +10,34 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import joblib
 
 from advisor.candidates.catalog import CandidateSpec
-from advisor.data.encoder import TabularEncoder
-from advisor.data.inspect import Dataset
-from advisor.data.split import Split
 from advisor.deploy.artifact import Artifact, load_artifact, model_members, read_verified, write_artifact
 from advisor.deploy.modelfile import model_files
 from advisor.deploy.predictor import Predictor
-from advisor.execute.backend import DaskBackend, LocalBackend
 from advisor.execute.isolate import Finished, WorkFailed
 from advisor.execute.worker import CandidateOutput, CandidateTask, predictor_from_files
 from advisor.measure import hardware
-from advisor.pipeline.plan import Budget
 from advisor.pipeline.prepare import run_context
-from advisor.pipeline.progress import Cancelled, Reporter
+from advisor.pipeline.progress import Cancelled
+from advisor.pipeline.session import Session
 from advisor.pipeline.startup import load_warm, warm_startup
 from advisor.results import CandidateResult, Run
-from advisor.store import Store
 
 
-def train_all(
-    run: Run,
-    specs: list[CandidateSpec],
-    dataset: Dataset,
-    split: Split,
-    encoder: TabularEncoder,
-    store: Store,
-    report: Reporter,
-    stop: Callable[[], bool],
-    budget: Budget,
-    phases: dict[str, float],
-    options: Mapping[str, Any],
-    stored: dict[str, tuple[dict[str, bytes], Predictor]],
-    backend: LocalBackend | DaskBackend,
-) -> dict[str, Artifact]:
+def train_all(session: Session) -> dict[str, Artifact]:
     """Every candidate through the backend (isolated child processes here, or a Dask cluster),
     each started once what it derives from is trained, in catalog order, as many at once as the
     backend has slots. Results are committed one at a time, as they arrive. Candidates already in
     `stored` (a resumed run) are not trained again."""
+    run, specs, dataset, split, encoder = session.run, session.specs, session.dataset, session.split, session.encoder
+    store, report, stop, backend = session.store, session.report, session.stop, session.backend
+    budget, phases, options, stored = session.plan.budget, session.phases, session.options, session.stored
     t_phase = time.perf_counter()
     device = "cpu"
     if wants_torch(specs):
