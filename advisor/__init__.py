@@ -41,6 +41,7 @@ from advisor.present.explain import helpers_message
 from advisor.present.numbers import format_quantity
 from advisor.present.report import build_report
 from advisor.present.text import terminal_safe
+from advisor.present.view import RunView, TableView, leaderboard_view, run_view
 from advisor.rank.pareto import (
     Recommendation,
     pareto_mask,
@@ -81,9 +82,11 @@ __all__ = [
     "Run",
     "RunNotFound",
     "RunPlan",
+    "RunView",
     "Significance",
     "Store",
     "StoreError",
+    "TableView",
     "TargetProfile",
     "TimingConfig",
     "UntrustedPickle",
@@ -101,6 +104,7 @@ __all__ = [
     "helpers_message",
     "inspect_table",
     "is_run_id",
+    "leaderboard_view",
     "load_artifact",
     "load_candidates",
     "load_dataset",
@@ -119,6 +123,7 @@ __all__ = [
     "recommend",
     "recommendation_card",
     "resume",
+    "run_view",
     "selected_key",
     "split_dataset",
     "spreadsheet_safe",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shlex
 import sys
@@ -243,156 +242,61 @@ def _progress(event: Any) -> None:
     _print(f"{event.elapsed_s:7.1f}s{where} {event.message}{eta}", file=sys.stderr, flush=True)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    """A table cell: a flag as 'yes' or nothing, a number as the one formatter writes it (the header
-    names the unit)."""
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if value is None or isinstance(value, int | float):
-        return advisor.format_quantity(value, "", digits=digits)
-    return str(value)
+def _table_lines(table: advisor.TableView) -> list[str]:
+    """A view's table for the terminal: short headings, the cells as written, figures right-aligned."""
+    grid = [[column.short for column in table.columns], *(list(row.cells) for row in table.rows)]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(table.columns))]
+    return [
+        "  ".join(
+            cell.ljust(width) if column.text else cell.rjust(width)
+            for cell, width, column in zip(line, widths, table.columns, strict=True)
+        ).rstrip()
+        for line in grid
+    ]
 
 
 def render(run: Any, methods: bool = False) -> str:
-    """The leaderboard and the recommendation as text."""
-    board = run.leaderboard
-    metric = run.primary_metric
+    """The run as text: what `advisor.run_view` gathered, laid out for a terminal."""
+    view = advisor.run_view(run)
     lines = [
-        f"Run {run.run_id} ({run.status}): {run.dataset['name']}, target '{run.dataset['target']}', "
-        f"{run.task}, {run.dataset['rows']} rows (train {run.split.get('train')}, validation "
-        f"{run.split.get('validation')}, test {run.split.get('test')})",
-        f"Hardware: {run.hardware.get('cpu_model')}, {run.hardware.get('usable_cpus')} usable CPUs; "
-        f"{run.hardware.get('gpu') or run.hardware.get('gpu_note')}",
-        f"Target: {run.profile.name} ({run.profile.key}); primary metric: {metric}",
+        f"Run {view.run_id} ({view.status}): {view.summary}",
+        f"Hardware: {view.hardware}",
+        f"Target: {view.profile}; primary metric: {view.primary_metric}",
     ]
-    if run.device:
-        lines.append(
-            f"Latency, throughput, energy and cost: as measured on {run.device} (imported); candidates "
-            "not measured there are not ranked."
-        )
-    for warning in run.dataset.get("warnings", []):
-        lines.append(f"Note: {warning}")
-    if run.settings.get("helpers"):
-        lines.append(f"Note: {advisor.helpers_message(run.settings['helpers'])}")
-    header = [
-        "",
-        "key",
-        "family",
-        metric,
-        "95% CI",
-        "p50 ms",
-        "p99 ms",
-        "rows/s",
-        "@batch",
-        "size kB",
-        "gzip kB",
-        "params",
-        "load ms",
-        "cold ms",
-        "J/1k",
-        "$/1M",
-        "$/month",
-        "train s",
-        "status",
-    ]
-    table = [header]
-    for _, row in board.iterrows():
-        flag = ("*" if row.get("recommended") else "") + ("P" if row.get("pareto") else "")
-        if row.get("status") == "measured" and row.get("skilled") is False and row.get("family") != "baseline":
-            flag += "!"
-        ci = "-"
-        if isinstance(row.get("primary_ci95_low"), float) and not math.isnan(row.get("primary_ci95_low")):
-            ci = f"{row['primary_ci95_low']:.3f}-{row['primary_ci95_high']:.3f}"
-        size = row.get("size_bytes")
-        gz = row.get("gzip_bytes")
-        table.append(
-            [
-                flag,
-                row["key"],
-                row["family"],
-                _fmt(row.get("primary"), 4),
-                ci,
-                _fmt(row.get("p50_ms")),
-                _fmt(row.get("p99_ms")),
-                _fmt(row.get("rows_per_s")),
-                _fmt(_int(row.get("best_batch"))),
-                _fmt(size / 1e3 if _num(size) else None),
-                _fmt(gz / 1e3 if _num(gz) else None),
-                _fmt(_int(row.get("params"))),
-                _fmt(row.get("load_ms")),
-                _fmt(row.get("cold_start_ms")),
-                _fmt(row.get("joules_per_1k")),
-                _fmt(row.get("usd_per_million")),
-                _fmt(row.get("usd_per_month")),
-                _fmt(row.get("train_s")),
-                row["status"],
-            ]
-        )
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
-    for r in table:
-        cells = zip(r, widths, strict=True)
-        lines.append("  ".join(str(c).rjust(w) if i > 2 else str(c).ljust(w) for i, (c, w) in enumerate(cells)))
-    lines.append(
-        "Flags: * recommended, P on the Pareto front, ! no skill over the baseline. "
-        "Latency: one row, 1 thread; rows/s: best batch, 1 thread; J and $ are estimates (see --methods)."
-    )
-    for c in run.candidates:
-        if c.status in ("failed", "skipped"):
-            lines.append(f"{c.key}: {c.status}: {c.error or '; '.join(c.notes)}")
-    curve = run.learning_curve
-    if curve and curve.get("points") and not curve.get("error"):
-        shown = "; ".join(f"{p['fraction']:.0%} ({p['rows']:,} rows) {p['primary']:.4f}" for p in curve["points"])
-        lines.append(
-            f"Learning curve, {curve['key']} ({curve['metric']} on the test split): {shown}: {curve['verdict']}."
-        )
-    rec = run.recommendation
+    if view.device_note:
+        lines.append(view.device_note)
+    lines.extend(f"Note: {note}" for note in view.notes)
+    lines.extend(_table_lines(view.table))
+    lines.append(view.table.legend)
+    lines.extend(view.failures)
+    if view.curve:
+        shown = "; ".join(f"{p.fraction_text} ({p.rows_text}) {p.primary_text}" for p in view.curve.points)
+        lines.append(f"Learning curve, {view.curve.sentence} Points: {shown}.")
+    card = view.card
     lines.append("")
-    if rec:
-        card = advisor.recommendation_card(run)
-        if card.key:
-            lines.append(f"{card.headline} ({card.key})")
-            lines.append(card.reason)
-            for text in (*card.notes, *card.business):
-                lines.append("  " + text)
-            if card.gives_up:
-                lines.append("What it gives up or gains:")
-                lines.extend("  " + text for text in card.gives_up)
-            if card.stability:
-                lines.append("How firm the pick is:")
-                lines.extend("  " + text for text in card.stability)
-        else:
-            lines.append(card.reason)
-        lines.extend("Note: " + text for text in card.warnings)
+    if card.key:
+        lines.append(f"{card.headline} ({card.key})")
+        lines.append(card.reason)
+        lines.extend("  " + text for text in (*card.notes, *card.business))
+        if card.gives_up:
+            lines.append("What it gives up or gains:")
+            lines.extend("  " + text for text in card.gives_up)
+        if card.stability:
+            lines.append("How firm the pick is:")
+            lines.extend("  " + text for text in card.stability)
+        if len(view.shortlist.rows) > 1:
+            lines.append("Shortlist (by weighted score):")
+            lines.extend("  " + line for line in _table_lines(view.shortlist))
+    else:
+        lines.append(card.reason)
+    lines.extend("Note: " + text for text in card.warnings)
     if methods:
         lines.append("")
         lines.append("How each figure was obtained:")
-        for c in run.candidates:
-            lines.append(f"[{c.key}]")
-            for label, part in (
-                ("quality", c.quality),
-                ("latency", c.latency),
-                ("size", c.size),
-                ("start-up", c.startup),
-            ):
-                if part is not None:
-                    lines.append(f"  {label}: {part.method}")
-            if c.batches:
-                first = next(iter(c.batches.values()))
-                lines.append(f"  batches: {first.method}")
-            energy, cost = c.energy(run.profile), c.cost(run.profile)
-            if energy:
-                lines.append(f"  energy: {energy.method}")
-            if cost:
-                lines.append(f"  cost: {cost.method}")
+        for candidate in view.methods:
+            lines.append(f"[{candidate.key}]")
+            lines.extend(f"  {label}: {method}" for label, method in candidate.rows)
     return "\n".join(lines)
-
-
-def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if _num(value) else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -290,15 +290,14 @@ def helpers_caption(helpers: Mapping[str, str], names: Mapping[str, str]) -> str
     return "Trained as helpers and never recommended: " + "; ".join(parts) + "."
 
 
-def column_config(primary_metric: str) -> dict[str, Any]:
-    """Leaderboard headers with units and the direction of each column."""
-    config: dict[str, Any] = {}
-    for column, (unit, direction, meaning) in advisor.LEADERBOARD_COLUMNS.items():
-        label = primary_metric if column == "primary" else column
-        arrow = {"higher": " ↑", "lower": " ↓"}.get(direction, "")
-        if column == "primary":
-            arrow = " ↑" if advisor.HIGHER_IS_BETTER[primary_metric] else " ↓"
-        unit_text = f" ({unit})" if unit and unit not in ("fraction", "count", "0-1") else ""
-        help_text = f"{meaning}" + (f"; {direction} is better" if direction in ("higher", "lower") else "")
-        config[column] = st.column_config.Column(label=f"{label}{unit_text}{arrow}", help=help_text)
-    return config
+def show_table(table: advisor.TableView) -> None:
+    """A view's table (`advisor.run_view`): the figures as the one formatter writes them, each header
+    with its unit and the better direction, its meaning on hover. Plain cells, never markdown."""
+    arrows = {"higher": " ↑", "lower": " ↓"}
+    headers = [column.header + arrows.get(column.direction, "") for column in table.columns]
+    frame = pd.DataFrame([row.cells for row in table.rows], columns=headers)
+    config = {
+        header: st.column_config.TextColumn(label=header, help=column.meaning)
+        for header, column in zip(headers, table.columns, strict=True)
+    }
+    st.dataframe(frame, hide_index=True, column_config=config, width="stretch")

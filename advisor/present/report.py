@@ -9,12 +9,11 @@ import datetime as _dt
 import html
 from typing import Any
 
-from advisor.objectives import HIGHER_IS_BETTER
 from advisor.present.charts import batch_data, batch_figure, pareto_data, pareto_figure
-from advisor.present.explain import helpers_message
-from advisor.present.numbers import format_column, format_quantity
+from advisor.present.numbers import format_quantity
 from advisor.present.text import markdown_code, markdown_text  # noqa: F401 - re-exported for the report's users
-from advisor.results import LEADERBOARD_COLUMNS, Run
+from advisor.present.view import ColumnView, RunView, TableView, run_view
+from advisor.results import Run
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;
@@ -26,40 +25,9 @@ td.l,th.l{text-align:left} tr.recommended td{font-weight:600;background:#f4fbf4}
 .methods li{margin:.2rem 0;font-size:.85rem}
 """
 
-BOARD_COLUMNS = (
-    "key",
-    "family",
-    "primary",
-    "primary_ci95_low",
-    "primary_ci95_high",
-    "p50_ms",
-    "p99_ms",
-    "rows_per_s",
-    "best_batch",
-    "size_bytes",
-    "gzip_bytes",
-    "params",
-    "peak_predict_bytes",
-    "load_ms",
-    "cold_start_ms",
-    "joules_per_1k",
-    "usd_per_million",
-    "usd_per_month",
-    "pareto",
-    "status",
-)
-
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _cell(column: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if column in ("key", "family", "status") and value is not None:
-        return _e(value)
-    return _e(format_column(value, column))
 
 
 def _figure_html(figure: Any, include_plotlyjs: bool) -> str:
@@ -67,14 +35,46 @@ def _figure_html(figure: Any, include_plotlyjs: bool) -> str:
     return text
 
 
-def _header_cell(column: str, primary_metric: str) -> str:
-    _, direction, meaning = LEADERBOARD_COLUMNS[column]
-    label = primary_metric if column == "primary" else column
-    if column == "primary":
-        direction = "higher" if HIGHER_IS_BETTER[primary_metric] else "lower"
-    better = f"<br>{direction} is better" if direction in ("higher", "lower") else ""
-    align = "l" if column in ("key", "family", "status") else ""
-    return f"<th class='{align}' title='{_e(meaning)}'>{_e(label)}{better}</th>"
+def _header_cell(column: ColumnView) -> str:
+    better = f"<br>{column.direction} is better" if column.direction else ""
+    return f"<th class='{'l' if column.text else ''}' title='{_e(column.meaning)}'>{_e(column.header)}{better}</th>"
+
+
+def _table(table: TableView) -> str:
+    """A view's table as HTML: its headers with units, its cells as written, the recommended row marked."""
+    head = "".join(_header_cell(column) for column in table.columns)
+    body = "".join(
+        f"<tr class='{'recommended' if row.recommended else ''}'>"
+        + "".join(
+            f"<td class='{'l' if column.text else ''}'>{_e(cell)}</td>"
+            for column, cell in zip(table.columns, row.cells, strict=True)
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    return f"<div style='overflow-x:auto'><table><tr>{head}</tr>{body}</table></div>"
+
+
+def _bullets(lines: tuple[str, ...]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(t)}</li>" for t in lines) + "</ul>" if lines else ""
+
+
+def _card_section(view: RunView) -> str:
+    card = view.card
+    shortlist = (
+        f"<p>Shortlist (top {len(view.shortlist.rows)} by weighted score):</p>{_table(view.shortlist)}"
+        if card.key and len(view.shortlist.rows) > 1
+        else ""
+    )
+    return (
+        f"<div class='card{' rec' if card.key else ''}'><h2>{_e(card.headline)}</h2><p>{_e(card.reason)}</p>"
+        + _bullets(card.notes + card.business)
+        + (f"<p>What it gives up or gains:</p>{_bullets(card.gives_up)}" if card.gives_up else "")
+        + (f"<p>How firm the pick is:</p>{_bullets(card.stability)}" if card.stability else "")
+        + _bullets(card.warnings)
+        + shortlist
+        + "</div>"
+    )
 
 
 def _deployment_section(run: Run) -> str:
@@ -115,73 +115,46 @@ def _deployment_section(run: Run) -> str:
 
 def build_report(run: Run) -> str:
     """The report as one HTML string (about 5 MB: the plotly library is inlined)."""
-    rec = run.recommendation or run.rank()
-    board = run.leaderboard
+    view = run_view(run)
     dataset = run.dataset
     parts = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Advisor report: {_e(dataset['name'])}"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Advisor report: {_e(view.dataset)}"
         f"</title><style>{STYLE}</style></head><body>"
     ]
     created = _dt.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
     parts.append(
-        f"<h1>Model-selection report</h1><p class='muted'>Dataset <b>{_e(dataset['name'])}</b>, target "
-        f"<b>{_e(dataset['target'])}</b> ({_e(run.task)}, {dataset['rows']:,} rows), run {_e(run.run_id)}, "
-        f"{created}, status {_e(run.status)}.</p>"
+        f"<h1>Model-selection report</h1><p class='muted'>Dataset <b>{_e(view.dataset)}</b>, target "
+        f"<b>{_e(view.target)}</b> ({_e(view.task)}, {format_quantity(dataset['rows'], 'count')} rows), run "
+        f"{_e(view.run_id)}, {created}, status {_e(view.status)}.</p>"
     )
 
     # Recommendation first: it is what stakeholders read.
-    from advisor.present.card import recommendation_card
+    parts.append(_card_section(view))
+    if view.helpers:
+        parts.append(f"<p class='muted'>{_e(view.helpers)}</p>")
 
-    card = recommendation_card(run)
-
-    def bullets(lines: tuple[str, ...]) -> str:
-        return "<ul>" + "".join(f"<li>{_e(t)}</li>" for t in lines) + "</ul>" if lines else ""
-
-    parts.append(
-        f"<div class='card{' rec' if card.key else ''}'><h2>{_e(card.headline)}</h2><p>{_e(card.reason)}</p>"
-        + bullets(card.notes + card.business)
-        + (f"<p>What it gives up or gains:</p>{bullets(card.gives_up)}" if card.gives_up else "")
-        + (f"<p>How firm the pick is:</p>{bullets(card.stability)}" if card.stability else "")
-        + bullets(card.warnings)
-        + "</div>"
-    )
-    if run.settings.get("helpers"):
-        parts.append(f"<p class='muted'>{_e(helpers_message(run.settings['helpers']))}</p>")
-
-    weights = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.weights.items())
-    limits = ", ".join(f"{_e(k)} {v:g}" for k, v in rec.limits.items()) or "none"
     parts.append(
         f"<div class='card'><h2>Priorities</h2><p>Deployment target: <b>{_e(run.profile.name)}</b> "
-        f"({_e(run.profile.source)})</p><p>Weights (0-5): {weights}</p><p>Hard limits: {limits}</p>"
-        f"<p>Primary quality metric: {_e(run.primary_metric)}.</p></div>"
+        f"({_e(run.profile.source)})</p><p>Weights (0-5): {_e(view.weights)}</p><p>Hard limits: {_e(view.limits)}</p>"
+        f"<p>Primary quality metric: {_e(view.primary_metric)}.</p>"
+        + (f"<p>{_e(view.device_note)}</p>" if view.device_note else "")
+        + "</div>"
     )
 
-    # Leaderboard
-    head = "".join(_header_cell(c, run.primary_metric) for c in BOARD_COLUMNS if c in board.columns)
-    body = []
-    for row in board.to_dict(orient="records"):
-        cells = "".join(
-            f"<td class='{'l' if c in ('key', 'family', 'status') else ''}'>{_cell(c, row.get(c))}</td>"
-            for c in BOARD_COLUMNS
-            if c in board.columns
-        )
-        body.append(f"<tr class='{'recommended' if row.get('recommended') else ''}'>{cells}</tr>")
     parts.append(
-        f"<h2>Leaderboard</h2><div style='overflow-x:auto'><table><tr>{head}</tr>{''.join(body)}</table></div>"
-        "<p class='muted'>Latency: one row end to end, 1 thread; throughput: best batch size, 1 thread; "
-        "energy and cost: see each candidate's method below.</p>"
+        f"<h2>Leaderboard</h2>{_table(view.table)}<p class='muted'>{_e(view.table.legend)}</p>"
+        + "".join(f"<p class='muted'>{_e(failure)}</p>" for failure in view.failures)
     )
 
-    curve = run.learning_curve
-    if curve and curve.get("points") and not curve.get("error"):
+    curve = view.curve
+    if curve:
         rows = "".join(
-            f"<tr><td>{p['fraction']:.0%}</td><td>{p['rows']:,}</td><td>{p['primary']:.4f}</td></tr>"
-            for p in curve["points"]
+            f"<tr><td>{_e(p.fraction_text)}</td><td>{_e(p.rows_text)}</td><td>{_e(p.primary_text)}</td></tr>"
+            for p in curve.points
         )
         parts.append(
-            f"<h2>Would more rows help?</h2><p>{_e(curve['name'])}, {_e(curve['metric'])} on the test split: "
-            f"{_e(curve['verdict'])}.</p><table><tr><th>share of training rows</th><th>rows</th>"
-            f"<th>{_e(curve['metric'])}</th></tr>{rows}</table><p class='muted'>{_e(curve['method'])}</p>"
+            f"<h2>Would more rows help?</h2><p>{_e(curve.sentence)}</p><table><tr><th>share of training rows</th>"
+            f"<th>rows</th><th>{_e(curve.metric)}</th></tr>{rows}</table><p class='muted'>{_e(curve.method)}</p>"
         )
 
     # Charts: the first carries plotly.js so the file opens offline.
@@ -209,40 +182,24 @@ def build_report(run: Run) -> str:
         f"<td>{c['n_missing']:,}</td><td class='l'>{_e(c.get('note', ''))}</td></tr>"
         for c in dataset["columns"]
     )
-    notes = "".join(f"<li>{_e(w)}</li>" for w in dataset.get("warnings", []))
     split = run.split
     parts.append(
         f"<h2>Data</h2><p>{dataset['rows']:,} rows: train {split.get('train')}, validation "
         f"{split.get('validation')}, test {split.get('test')} (stratified for classes, fixed seed). "
         f"{dataset.get('features_encoded', '?')} features after encoding.</p>"
         f"<table><tr><th class='l'>column</th><th class='l'>role</th><th>distinct</th><th>missing</th>"
-        f"<th class='l'>why</th></tr>{rows}</table><ul>{notes}</ul>"
+        f"<th class='l'>why</th></tr>{rows}</table>{_bullets(view.data_notes)}"
     )
 
     # Methods
-    hw = run.hardware
     from advisor.version import __version__ as advisor_version
 
-    parts.append(
-        f"<h2>How it was measured</h2><p>Advisor {_e(advisor_version)}. Hardware: {_e(hw.get('cpu_model'))}, "
-        f"{_e(hw.get('usable_cpus'))} "
-        f"usable CPUs; GPU: {_e(hw.get('gpu') or hw.get('gpu_note'))}.</p>"
-    )
-    for c in run.candidates:
-        items = []
-        for label, part in (("quality", c.quality), ("latency", c.latency), ("size", c.size), ("start-up", c.startup)):
-            if part is not None:
-                items.append(f"<li><b>{label}</b>: {_e(part.method)}</li>")
-        if c.batches:
-            items.append(f"<li><b>batches</b>: {_e(next(iter(c.batches.values())).method)}</li>")
-        for label, estimate in (("energy", c.energy(run.profile)), ("cost", c.cost(run.profile))):
-            if estimate is not None:
-                items.append(f"<li><b>{label}</b>: {_e(estimate.method)}</li>")
-        if c.error:
-            items.append(f"<li><b>error</b>: {_e(c.error)}</li>")
+    parts.append(f"<h2>How it was measured</h2><p>Advisor {_e(advisor_version)}. Hardware: {_e(view.hardware)}.</p>")
+    for candidate in view.methods:
+        items = "".join(f"<li><b>{_e(label)}</b>: {_e(method)}</li>" for label, method in candidate.rows)
         parts.append(
-            f"<h3>{_e(c.name)} <span class='muted'>({_e(c.key)}, {_e(c.status)})</span></h3>"
-            f"<ul class='methods'>{''.join(items)}</ul>"
+            f"<h3>{_e(candidate.name)} <span class='muted'>({_e(candidate.key)}, {_e(candidate.status)})</span></h3>"
+            f"<ul class='methods'>{items}</ul>"
         )
     parts.append("</body></html>")
     return "".join(parts)

@@ -211,12 +211,8 @@ def progress_panel(run_id: str) -> None:
                 "Results so far (quality and size appear as each candidate finishes training; "
                 "latency once all are timed together):"
             )
-            board = partial.leaderboard
-            st.dataframe(
-                board[[c for c in ("key", "status", "primary", "size_bytes", "train_s") if c in board]],
-                hide_index=True,
-                column_config=ui.column_config(partial.primary_metric),
-            )
+            so_far = advisor.leaderboard_view(partial).select(("key", "status", "primary", "size_bytes", "train_s"))
+            ui.show_table(so_far)
 
 
 if run_id:
@@ -276,7 +272,8 @@ st.caption(
 if run.settings.get("helpers"):
     st.caption(ui.helpers_caption(run.settings["helpers"], {c.key: c.name for c in run.candidates}))
 
-card = ui.card_for(run)
+view = advisor.run_view(run, card=ui.card_for(run))
+card = view.card
 with st.container(border=True):
     st.subheader(ui.md(card.headline))
     st.write(ui.md(card.reason))
@@ -292,6 +289,9 @@ with st.container(border=True):
             st.write("• " + ui.md(text))
     for text in card.warnings:
         st.warning(ui.md(text))
+    if card.key and len(view.shortlist.rows) > 1:
+        st.caption(f"Shortlist: the top {len(view.shortlist.rows)} by weighted score")
+        ui.show_table(view.shortlist)
 
 axis_names = {k: advisor.AXES[k][0] for k in advisor.AXES}
 axis_names["primary"] = f"{run.primary_metric} (quality)"
@@ -333,12 +333,11 @@ st.caption(
 )
 
 st.subheader("Leaderboard")
-board = run.leaderboard
-st.dataframe(board, hide_index=True, column_config=ui.column_config(run.primary_metric), width="stretch")
-st.caption(
-    "↑ higher is better, ↓ lower is better. Latency: one row end to end on 1 thread; throughput: best "
-    "batch size on 1 thread; energy and cost are estimates unless their method says 'rapl'."
-)
+ui.show_table(view.table)
+st.caption("↑ higher is better, ↓ lower is better. " + ui.md(view.table.legend))
+for failure in view.failures:
+    st.caption(ui.md(failure))
+board = run.leaderboard  # the download keeps every column, numbers as numbers
 st.download_button(
     "Download the leaderboard (CSV)",
     data=ui.leaderboard_csv(board),
@@ -350,18 +349,18 @@ st.download_button(
     "leading ' so a spreadsheet shows it instead of running it; numbers stay numbers.",
 )
 
-curve = run.learning_curve
-if curve and curve.get("points") and not curve.get("error"):
+curve = view.curve
+if curve:
     st.subheader("Would more rows help?")
-    st.write(f"{ui.md(curve['name'])}, {ui.md(curve['metric'])} on the test split: {ui.md(curve['verdict'])}.")
+    st.write(ui.md(curve.sentence))
     st.dataframe(
         [
-            {"share of training rows": f"{p['fraction']:.0%}", "rows": p["rows"], curve["metric"]: p["primary"]}
-            for p in curve["points"]
+            {"share of training rows": p.fraction_text, "rows": p.rows_text, curve.metric: p.primary_text}
+            for p in curve.points
         ],
         hide_index=True,
     )
-    st.caption(ui.md(curve["method"]))
+    st.caption(ui.md(curve.method))
 
 st.subheader("Batch size: latency against throughput")
 st.plotly_chart(advisor.batch_figure(advisor.batch_data(run)), key="batch_chart", width="stretch")
@@ -452,9 +451,11 @@ if candidate.batches:
     with st.expander("Batches"):
         st.dataframe([{k: v for k, v in b.__dict__.items() if k != "method"} for b in candidate.batches.values()])
         st.caption("How: " + ui.md(next(iter(candidate.batches.values())).method))
-for label, estimate in (("Energy", candidate.energy(run.profile)), ("Cost", candidate.cost(run.profile))):
-    if estimate is not None:
-        st.write(f"**{label}**: {estimate.value:.4g} {ui.md(estimate.unit)}. {ui.md(estimate.method)}")
+methods = dict(next(m.rows for m in view.methods if m.key == candidate.key))
+for label, column in (("energy", "joules_per_1k"), ("cost", "usd_per_million")):
+    if label in methods:
+        figure = view.table.cell(candidate.key, column)
+        st.write(f"**{label.capitalize()}**: {ui.md(figure)}. {ui.md(methods[label])}")
 
 # ----------------------------------------------------------------------------------- export and share
 st.header("5. Export and share")
