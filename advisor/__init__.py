@@ -20,7 +20,15 @@ from advisor.candidates.catalog import (
     load_candidates,
     load_targets,
 )
-from advisor.data.inspect import Dataset, guess_target, inspect_table, load_dataset
+from advisor.data.inspect import (
+    Dataset,
+    TargetGuess,
+    guess_target,
+    guess_target_with_reason,
+    inspect_table,
+    load_dataset,
+    target_doubt,
+)
 from advisor.data.read import load_table
 from advisor.data.split import split_dataset
 from advisor.deploy.artifact import Artifact, export, load_artifact, load_predictor
@@ -40,6 +48,7 @@ from advisor.present.charts import AXES, batch_data, batch_figure, pareto_data, 
 from advisor.present.explain import helpers_message
 from advisor.present.numbers import format_quantity
 from advisor.present.report import build_report
+from advisor.present.rows import figure_rows
 from advisor.present.text import terminal_safe
 from advisor.present.view import RunView, TableView, leaderboard_view, run_view
 from advisor.rank.pareto import (
@@ -50,7 +59,7 @@ from advisor.rank.pareto import (
     recommend,
     to_losses,
 )
-from advisor.rank.significance import Significance
+from advisor.rank.significance import Significance, significance_for
 from advisor.results import LEADERBOARD_COLUMNS, CandidateResult, Run
 from advisor.store import Store, StoreError, is_run_id, new_run_id
 from advisor.version import __version__ as __version__
@@ -87,6 +96,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TableView",
+    "TargetGuess",
     "TargetProfile",
     "TimingConfig",
     "UntrustedPickle",
@@ -98,9 +108,11 @@ __all__ = [
     "card_lines",
     "disk_error",
     "export",
+    "figure_rows",
     "format_quantity",
     "get_target",
     "guess_target",
+    "guess_target_with_reason",
     "helpers_message",
     "inspect_table",
     "is_run_id",
@@ -125,8 +137,10 @@ __all__ = [
     "resume",
     "run_view",
     "selected_key",
+    "significance_for",
     "split_dataset",
     "spreadsheet_safe",
+    "target_doubt",
     "terminal_safe",
     "to_losses",
     "write_file",

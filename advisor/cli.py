@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -13,6 +14,7 @@ import advisor
 from advisor import AdvisorError, terminal_safe
 
 EXIT_USER_ERROR = 2
+WIDTH = 100  # the terminal width `render` lays a run out for
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE (`advisor list | head`)
 
 
@@ -84,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "on the validation split (default: it maximises the primary metric)",
     )
     run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
+    run.add_argument("--all", action="store_true", help="print every column of the table (wider than 100 columns)")
     _limit_options(run)
 
     resume = commands.add_parser("resume", help="finish an interrupted run: keep what it committed, train the rest")
@@ -97,6 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _ranking_options(show)
     show.add_argument("--store", help="run store folder")
     show.add_argument("--methods", action="store_true", help="also print how every figure was measured")
+    show.add_argument("--all", action="store_true", help="every column of the table (wider than 100 columns)")
 
     export = commands.add_parser("export", help="write a candidate as a deployable, verified artifact (.zip)")
     export.add_argument("run", help="a run id, an --out folder, or a results.json file")
@@ -234,68 +238,136 @@ def _split(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
+def _duration(seconds: float) -> str:
+    """Time left as people say it: '40 s', '3 min', '1 h 20 min' (the estimate is not finer)."""
+    if seconds < 60:
+        return f"{max(5, round(seconds / 5) * 5)} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60)} min"
+
+
 def _progress(event: Any) -> None:
+    """One line per event: the whole run's share done, what it is doing, and the time left."""
     if event.phase == "epoch" and not event.message.startswith("epoch 1/") and "epoch" in event.message:
         return  # one line per candidate is enough on a terminal
-    where = f" [{event.done}/{event.total}]" if event.total else ""
-    eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
-    _print(f"{event.elapsed_s:7.1f}s{where} {event.message}{eta}", file=sys.stderr, flush=True)
+    counted = (
+        f" ({event.done} of {event.total} {event.unit})" if event.total and event.unit not in ("", "steps") else ""
+    )
+    eta = f", about {_duration(event.eta_s)} left" if event.eta_s else ""
+    _print(f"[{event.fraction:4.0%}] {event.message}{counted}{eta}", file=sys.stderr, flush=True)
 
 
-def _table_lines(table: advisor.TableView) -> list[str]:
-    """A view's table for the terminal: short headings, the cells as written, figures right-aligned."""
-    grid = [[column.short for column in table.columns], *(list(row.cells) for row in table.rows)]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(table.columns))]
-    return [
-        "  ".join(
-            cell.ljust(width) if column.text else cell.rjust(width)
-            for cell, width, column in zip(line, widths, table.columns, strict=True)
-        ).rstrip()
-        for line in grid
-    ]
+def _wrap(text: str, indent: str = "", hanging: str = "  ") -> list[str]:
+    """A paragraph wrapped at WIDTH columns; a word longer than that (a path, a URL) stays whole."""
+    lines = textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return lines or [""]
 
 
-def render(run: Any, methods: bool = False) -> str:
-    """The run as text: what `advisor.run_view` gathered, laid out for a terminal."""
+def _shared_unit(cells: Sequence[str]) -> str | None:
+    """The words every figure of a column ends with ('us', 'rows/s', 'a month'), if they all do."""
+    endings = {cell.partition(" ")[2] for cell in cells if cell and cell != "-"}
+    if len(endings) != 1:
+        return None
+    (ending,) = endings
+    return ending if ending and not any(ch.isdigit() for ch in ending) else None
+
+
+def _table_lines(table: advisor.TableView, width: int | None = None) -> list[str]:
+    """A view's table for the terminal: short headings, the cells as written, figures right-aligned.
+    With `width`, a unit every cell of a column shares moves to its heading, and the last columns
+    are left out while a line would be wider."""
+    headings = [column.short for column in table.columns]
+    rows = [list(row.cells) for row in table.rows]
+    if width is not None:
+        for i, column in enumerate(table.columns):
+            unit = None if column.text else _shared_unit([row[i] for row in rows])
+            if unit is None:
+                continue
+            for row in rows:
+                row[i] = row[i].partition(" ")[0] if row[i] != "-" else row[i]
+            if unit.split()[-1] not in headings[i]:
+                headings[i] = f"{headings[i]} ({unit})"
+    columns = list(range(len(table.columns)))
+
+    def laid_out(keep: list[int]) -> list[str]:
+        grid = [[headings[i] for i in keep], *([row[i] for i in keep] for row in rows)]
+        widths = [max(len(line[j]) for line in grid) for j in range(len(keep))]
+        return [
+            "  ".join(
+                cell.ljust(w) if table.columns[i].text else cell.rjust(w)
+                for cell, w, i in zip(line, widths, keep, strict=True)
+            ).rstrip()
+            for line in grid
+        ]
+
+    lines = laid_out(columns)
+    while width is not None and len(columns) > 3 and max(len(line) for line in lines) > width:
+        columns.pop()
+        lines = laid_out(columns)
+    return lines
+
+
+def render(run: Any, methods: bool = False, all_columns: bool = False) -> str:
+    """The run as text: what `advisor.run_view` gathered, laid out for a terminal WIDTH columns
+    wide (the compact table; `all_columns` prints every column, however wide)."""
     view = advisor.run_view(run)
     lines = [
-        f"Run {view.run_id} ({view.status}): {view.summary}",
-        f"Hardware: {view.hardware}",
-        f"Target: {view.profile}; primary metric: {view.primary_metric}",
+        *_wrap(f"Run {view.run_id} ({view.status}): {view.summary}"),
+        *_wrap(f"Hardware: {view.hardware}"),
+        *_wrap(f"Target: {view.profile}; primary metric: {view.primary_metric}"),
     ]
     if view.device_note:
-        lines.append(view.device_note)
-    lines.extend(f"Note: {note}" for note in view.notes)
-    lines.extend(_table_lines(view.table))
-    lines.append(view.table.legend)
-    lines.extend(view.failures)
+        lines.extend(_wrap(view.device_note))
+    for note in view.notes:
+        lines.extend(_wrap(f"Note: {note}"))
+    if all_columns:
+        lines.extend(_table_lines(view.table))
+    else:
+        lines.extend(_table_lines(view.table.compact(), width=WIDTH))
+        lines.extend(_wrap("Every column: add --all (show, run); what each means: the HTML report (report)."))
+    lines.extend(_wrap(view.table.legend))
+    for failure in view.failures:
+        lines.extend(_wrap(failure))
     if view.curve:
         shown = "; ".join(f"{p.fraction_text} ({p.rows_text}) {p.primary_text}" for p in view.curve.points)
-        lines.append(f"Learning curve, {view.curve.sentence} Points: {shown}.")
+        lines.extend(_wrap(f"Learning curve, {view.curve.sentence} Points: {shown}."))
     card = view.card
     lines.append("")
     if card.key:
-        lines.append(f"{card.headline} ({card.key})")
-        lines.append(card.reason)
-        lines.extend("  " + text for text in (*card.notes, *card.business))
+        lines.extend(_wrap(f"{card.headline} ({card.key})"))
+        lines.extend(_wrap(card.reason))
+        for text in (*card.notes, *card.business):
+            lines.extend(_wrap(text, "  "))
         if card.gives_up:
             lines.append("What it gives up or gains:")
-            lines.extend("  " + text for text in card.gives_up)
+            for text in card.gives_up:
+                lines.extend(_wrap(text, "  "))
         if card.stability:
             lines.append("How firm the pick is:")
-            lines.extend("  " + text for text in card.stability)
+            for text in card.stability:
+                lines.extend(_wrap(text, "  "))
         if len(view.shortlist.rows) > 1:
             lines.append("Shortlist (by weighted score):")
-            lines.extend("  " + line for line in _table_lines(view.shortlist))
+            lines.extend("  " + line for line in _table_lines(view.shortlist, width=WIDTH - 2))
     else:
-        lines.append(card.reason)
-    lines.extend("Note: " + text for text in card.warnings)
+        lines.extend(_wrap(card.reason))
+    for text in card.warnings:
+        lines.extend(_wrap("Note: " + text))
     if methods:
         lines.append("")
         lines.append("How each figure was obtained:")
         for candidate in view.methods:
             lines.append(f"[{candidate.key}]")
-            lines.extend(f"  {label}: {method}" for label, method in candidate.rows)
+            for label, method in candidate.rows:
+                lines.extend(_wrap(f"{label}: {method}", "  "))
     return "\n".join(lines)
 
 
@@ -370,9 +442,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             measure_on=args.measure_on,
         )
-        _print(render(run))
+        _print(render(run, all_columns=args.all))
         if args.out:
-            _print(f"\nSaved: {args.out}/results.json (run id {run.run_id}; reopen with: {_command('show', args.out)})")
+            _print()
+            for line in _wrap(f"Saved: {args.out}/results.json (run id {run.run_id}); reopen it with:"):
+                _print(line)
+            _print(f"  {_command('show', args.out)}")  # a command to copy stays on one line
         return 0
     if args.command == "resume":
         run = advisor.resume(
@@ -384,7 +459,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         run = _opened(args)
-        _print(render(run, methods=args.methods))
+        _print(render(run, methods=args.methods, all_columns=args.all))
         return 0
     if args.command == "export":
         run = advisor.open_run(args.run, store=args.store)

@@ -6,6 +6,7 @@ No training or measuring happens here: everything comes from `advisor`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import advisor
+from app import presets
 from app.jobs import JobRegistry
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -114,6 +116,13 @@ def leaderboard_csv(board: pd.DataFrame) -> bytes:
     return advisor.spreadsheet_safe(board).to_csv(index=False).encode()
 
 
+def export_zip(run: advisor.Run, key: str) -> bytes:
+    """Candidate `key` of `run` as `advisor export` writes it (`advisor.export`: the verified artifact
+    with model.onnx where it converts, preprocessing.json and export.json), through a temporary file."""
+    with tempfile.TemporaryDirectory(prefix="advisor-export-") as folder:
+        return advisor.export(run, key, Path(folder) / f"{key}.zip").read_bytes()
+
+
 def apply_profile(key: str) -> None:
     """Fill the weights and limits from a deployment-target preset (the user can then edit them)."""
     profile = targets()[key]
@@ -197,6 +206,7 @@ def priorities_sidebar() -> None:
             on_change=lambda: apply_profile(st.session_state["profile"]),
             help="Fills the weights and limits below with that target's preset; edit them freely.",
         )
+        st.caption(presets.preset_caption(targets()[st.session_state["profile"]]))
         st.caption(targets()[st.session_state["profile"]].source)
         st.number_input(
             "Predictions per month",
@@ -210,6 +220,8 @@ def priorities_sidebar() -> None:
         st.subheader("What matters (0 = ignore, 5 = most)")
         for metric in advisor.METRICS:
             st.slider(METRIC_LABELS[metric], 0, 5, key=f"weight_{metric}")
+            if metric == "latency":
+                st.caption(presets.latency_caption(targets()[st.session_state["profile"]]))
         st.subheader("Hard limits (0 = none)")
         for field_key, (label, _, step) in LIMIT_FIELDS.items():
             st.number_input(label, min_value=0.0, step=step, key=field_key, format="%g")
@@ -301,3 +313,12 @@ def show_table(table: advisor.TableView) -> None:
         for header, column in zip(headers, table.columns, strict=True)
     }
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
+
+
+def time_left(eta_s: float | None) -> str:
+    """The run's time left as a person says it ("about 2 min left"); empty before there is an estimate."""
+    if eta_s is None or eta_s != eta_s:
+        return ""
+    if eta_s < 60:
+        return f"about {max(5, round(eta_s / 5) * 5):.0f} s left"
+    return f"about {round(eta_s / 60):.0f} min left"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import advisor
+from app import ui
 
 from conftest import DATA, PROJECT
 
@@ -46,9 +50,13 @@ def _start_run(at: AppTest, families=("linear", "tree")) -> str:
     at.radio(key="thorough").set_value(QUICK)
     at.multiselect(key="families").set_value(list(families))
     at.run()
-    next(b for b in at.button if b.label == "Run the advisor").click()
+    at.button(key="run_advisor").click()
     at.run()
     return _run_query(at)
+
+
+def _setup(at: AppTest):
+    return next(e for e in at.expander if e.label == "Data and run settings")
 
 
 def test_opens_on_the_bundled_sample():
@@ -98,6 +106,10 @@ def test_full_flow_run_select_rerank_export_and_reopen():
     at.run()
     run_id = _start_run(at)
     assert advisor.is_run_id(run_id)
+    # while it runs the button is off and says why, and the setup is folded for the progress
+    assert at.button(key="run_advisor").disabled
+    assert any(c.value.startswith("A run is going in this session") for c in at.caption)
+    assert not _setup(at).proto.expanded
     at.slider(key="weight_latency").set_value(5)  # moving a slider during the run must not lose it
     at.run()
     assert not at.exception
@@ -105,23 +117,30 @@ def test_full_flow_run_select_rerank_export_and_reopen():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("Recommended:") for s in at.subheader)
-    assert any(s.value == "Would more rows help?" for s in at.subheader)  # the learning curve
+    assert any(t.label == "Would more rows help?" for t in at.tabs)  # the learning curve
     assert any("more rows" in m.value for m in at.markdown)
-    assert [h.value for h in at.header][:5] == [
-        "1. Data",
-        "2. Run",
-        "3. Results",
-        "4. The selected candidate",
-        "5. Export and share",
-    ]
+    # answer first: the setup folded, the card, then the chart with the selected candidate beside it
+    assert not _setup(at).proto.expanded
+    assert not at.button(key="run_advisor").disabled
+    chart_side = next(c for c in at.columns if c.get("plotly_chart"))
+    detail_side = next(c for c in at.columns if "selected" in [s.key for s in c.selectbox])
+    assert "selected" not in [s.key for s in chart_side.selectbox]  # in the next column, not under the chart
+    assert detail_side.selectbox[0].key == "selected"
+    run = advisor.open_run(run_id)
+    rec = run.recommendation
+    assert detail_side.selectbox[0].value == rec.key
     labels = [d.label for d in at.get("download_button")]
-    assert any(label.endswith(".zip") for label in labels) and any("report" in label for label in labels)
+    assert f"Download {run.candidate(rec.key).name} ({rec.key}.zip)" in labels
+    assert any("report" in label for label in labels)
+    assert any(c.value.startswith("The recommended candidate") for c in at.caption)
 
     # a click on the chart arrives as a dict, customdata in either shape
     at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": {"0": "tree"}}]}}
     at.run()
     assert at.selectbox(key="selected").value == "tree"
-    assert any("Download tree.zip" == d.label for d in at.get("download_button"))
+    assert "Download Decision tree (depth 8) (tree.zip)" in [d.label for d in at.get("download_button")]
+    if rec.key != "tree":
+        assert any(c.value.startswith("The point you clicked") for c in at.caption)
     at.session_state["pareto_chart"] = {"selection": {"points": [{"customdata": ["linear"]}]}}
     at.run()
     assert at.selectbox(key="selected").value == "linear"
@@ -142,6 +161,8 @@ def test_full_flow_run_select_rerank_export_and_reopen():
     assert not other.exception
     assert any(s.value.startswith("Recommended:") for s in other.subheader)
     assert any(run_id in c.value for c in other.caption)
+    assert not _setup(other).proto.expanded  # it opens on the results
+    assert not any("Using the bundled sample" in i.value for i in other.info)
 
 
 def test_runs_page_lists_reopens_and_deletes(tmp_path):
@@ -255,3 +276,69 @@ def test_the_card_says_how_firm_the_pick_is_and_the_volume_is_editable():
     card = " ".join(_plain(m.value) for m in at.markdown)
     if "a month at" in card:  # a cost comparison is on the card: it is priced at the volume typed
         assert "a month at 1B predictions" in card and "a month at 10M predictions" not in card
+
+
+def test_a_refused_upload_keeps_the_setup_and_says_why_run_is_off():
+    at = _app()
+    at.multiselect(key="families").set_value(["linear", "tree"])
+    at.number_input(key="budget_s").set_value(60)
+    at.run()
+    for bad in ("no_usable_features.csv", "corrupt.xlsx"):  # refused by the checks, then by the reader
+        at.file_uploader(key="upload").upload(bad, (PROJECT / "tests" / "bad_inputs" / bad).read_bytes())
+        at.run()
+        assert not at.exception and at.error
+        assert at.button(key="run_advisor").disabled
+        assert any(c.value.startswith("Nothing to run: no usable dataset") for c in at.caption)
+        assert at.multiselect(key="families").value == ["linear", "tree"]
+    at.file_uploader(key="upload").upload("penguins.csv", (DATA / "penguins.csv").read_bytes(), "text/csv")
+    at.run()
+    assert at.multiselect(key="families").value == ["linear", "tree"]
+    assert at.number_input(key="budget_s").value == 60
+    at.multiselect(key="families").set_value([])
+    at.run()
+    assert at.button(key="run_advisor").disabled
+    assert any(c.value == "Choose at least one candidate family to run." for c in at.caption)
+
+
+def test_the_download_is_what_advisor_export_writes(tmp_path):
+    run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear"])
+    cli = tmp_path / "cli.zip"
+    subprocess.run(
+        [sys.executable, "-m", "advisor", "export", run.run_id, "linear", "--out", str(cli)], cwd=PROJECT, check=True
+    )
+    app = tmp_path / "app.zip"
+    app.write_bytes(ui.export_zip(advisor.open_run(run.run_id), "linear"))
+    members = sorted(zipfile.ZipFile(app).namelist())
+    assert members == sorted(zipfile.ZipFile(cli).namelist())
+    assert {"model.onnx", "preprocessing.json", "export.json"} <= set(members)
+    advisor.load_artifact(app)  # verified like any export
+
+
+def test_a_cancelled_run_says_so_without_empty_charts():
+    store = advisor.Store()
+    run = advisor.advise(DATA / "penguins.csv", "species", timing=advisor.QUICK_TIMING, candidates=["linear", "tree"])
+    with sqlite3.connect(store.db_path) as db:  # cancelled before any model was timed
+        db.execute("UPDATE runs SET status = 'cancelled' WHERE id = ?", (run.run_id,))
+        db.execute("DELETE FROM candidates WHERE run_id = ? AND key != 'baseline'", (run.run_id,))
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["run"] = run.run_id
+    at.run()
+    assert not at.exception
+    (warning,) = at.warning
+    assert warning.value.startswith("This run was cancelled: 1 of 3 candidates finished")
+    assert "Resume" in warning.value
+    assert at.button(key="resume_run")
+    assert not at.get("plotly_chart") and not any("No candidate" in s.value for s in at.subheader)
+
+
+def test_the_page_asks_nothing_of_other_servers(monkeypatch):
+    import streamlit as st
+
+    configs: list[dict] = []
+    real = st.set_page_config
+    monkeypatch.setattr(st, "set_page_config", lambda **kw: (configs.append(kw), real(**kw))[1])
+    _app()
+    (config,) = configs
+    icon = config["page_icon"]  # a ":material/...:" favicon is fetched from fonts.gstatic.com on every load
+    assert isinstance(icon, str) and not icon.startswith(":") and len(icon) <= 2
+    assert st.get_option("client.toolbarMode") in ("minimal", "viewer")  # no Deploy button

@@ -56,7 +56,10 @@ def test_a_run_on_a_dask_cluster_matches_a_local_run(cluster, local_run, tmp_pat
     for key in ["baseline", *KEYS]:
         here, there = local_run.candidate(key), remote.candidate(key)
         assert there.status == "measured", there.error
-        assert there.quality.metrics == pytest.approx(here.quality.metrics, rel=1e-9), key
+        # the same model: here it trains with this machine's threads, there with one, so BLAS sums in
+        # another order and float32 probabilities can differ in the 7th digit (log loss); labels do not
+        assert there.quality.metrics == pytest.approx(here.quality.metrics, rel=1e-5), key
+        assert there.quality.metrics.get("accuracy") == here.quality.metrics.get("accuracy"), key
         assert there.worker["dask_worker"] in workers  # each figure says where it was trained
         assert there.measured_on["where"] == "the machine running the advisor"
     assert remote.recommendation.key == local_run.recommendation.key

@@ -1,8 +1,11 @@
 """End to end in a real browser: Debian's chromium driven by Playwright against `streamlit run`.
 
-Upload -> priorities -> run -> chart click -> downloads -> shared link in a fresh context ->
-the report opened offline. Screenshots of each step go to $E2E_ARTIFACTS (default
-tests/artifacts/e2e), printed at the start of the test.
+A bad file then a good one (the setup's choices kept) -> priorities -> run -> the answer in the
+first viewport -> a chart click with the candidate's details beside it -> the download (the same
+files as `advisor export`) and the report -> a shared link in a fresh context opening on the
+results -> the report opened offline. Every request the pages make must go to the local server.
+Screenshots of each step go to $E2E_ARTIFACTS (default tests/artifacts/e2e), printed at the start
+of the test, with render timings (printed, not asserted).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,45 +142,99 @@ def _idle(page) -> None:
 
 FIND_POINT = """
 (key) => {
-  for (const trace of document.querySelectorAll('[data-testid="stPlotlyChart"] g.trace.scatter')) {
-    const labels = [...trace.querySelectorAll('g.textpoint text')].map(t => t.textContent);
-    const i = labels.indexOf(key);
-    if (i < 0) continue;
-    const point = trace.querySelectorAll('path.point')[i];
-    const box = point.getBoundingClientRect();
-    return {x: box.x + box.width / 2, y: box.y + box.height / 2};
+  // by the candidate's key in the trace's customdata (labels show only on the front and the pick);
+  // only a point with no other within 16 px: plotly gives a click to the nearest point
+  const centres = [];
+  let found = null;
+  for (const gd of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+    const traces = gd._fullData || [];
+    const drawn = gd.querySelectorAll('g.trace.scatter');
+    for (let t = 0; t < traces.length; t++) {
+      if (!drawn[t]) continue;
+      const keys = (traces[t].customdata || []).map(c => (Array.isArray(c) ? c[0] : c));
+      drawn[t].querySelectorAll('path.point').forEach((point, i) => {
+        const box = point.getBoundingClientRect();
+        const centre = {key: keys[i], x: box.x + box.width / 2, y: box.y + box.height / 2};
+        centres.push(centre);
+        if (keys[i] === key && !found) found = centre;
+      });
+    }
+    if (found) break;
   }
-  return null;
+  if (!found) return null;
+  const crowded = centres.some(c => c.key !== key && Math.hypot(c.x - found.x, c.y - found.y) < 16);
+  return crowded ? null : {x: found.x, y: found.y};
 }
 """
+
+
+def _timed(page, action) -> float:
+    """Seconds from an action until the app's rerun is drawn."""
+    start = time.perf_counter()
+    action()
+    _idle(page)
+    return time.perf_counter() - start
+
+
+def _in_first_viewport(page, locator) -> bool:
+    """The element's top is above the fold of the page as it opens (not merely scrolled to)."""
+    box = locator.bounding_box()
+    return box is not None and 0 <= box["y"] + page.evaluate("window.scrollY") < page.viewport_size["height"]
+
+
+def _families(page):
+    widget = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Candidate families")
+    return widget.locator("[data-tag]")
 
 
 def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: Path):
     from playwright.sync_api import expect, sync_playwright
 
-    base, _ = server
+    base, home = server
     expect.set_options(timeout=20_000)  # the plotly bundle loads lazily and takes over 5 s
     data = (DATA / "penguins.csv").read_text().splitlines()
     hostile = [data[0] + f',"{HOSTILE_COLUMN}"'] + [line + ",same" for line in data[1:]]
     dialogs: list[str] = []
+    requests: list[str] = []
+    timings: dict[str, float] = {}
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        context.on("request", lambda r: requests.append(r.url))
         page = context.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
         page.goto(base)
         expect(page.get_by_role("heading", name="Model-selection advisor")).to_be_visible()
         expect(page.get_by_text("Using the bundled sample")).to_be_visible()
+        expect(page.get_by_role("button", name="Deploy", exact=True)).not_to_be_visible()  # toolbarMode minimal
+        expect(_families(page).first).to_be_attached()  # drawn
+        _idle(page)
+        families = _families(page).count()
+        assert families >= 2
         page.screenshot(path=shots / "01-opened-on-sample.png", full_page=True)
 
-        page.locator('input[type="file"]').set_input_files(
+        # a refused file: the run button is off and says why, and the choices stay
+        broken = (PROJECT / "tests" / "bad_inputs" / "corrupt.xlsx").read_bytes()
+        page.locator('input[type="file"]').first.set_input_files(
+            {"name": "corrupt.xlsx", "mimeType": "application/octet-stream", "buffer": broken}
+        )
+        expect(page.get_by_text("could not be read as Excel")).to_be_visible()
+        _idle(page)
+        expect(page.get_by_role("button", name="Run the advisor")).to_be_disabled()
+        expect(page.get_by_text("Nothing to run: no usable dataset")).to_be_visible()
+        assert _families(page).count() == families
+        page.screenshot(path=shots / "02-refused-file.png", full_page=True)
+
+        page.locator('input[type="file"]').first.set_input_files(
             {"name": UPLOAD_NAME, "mimeType": "text/csv", "buffer": "\n".join(hostile).encode()}
         )
         expect(page.get_by_text("multiclass").first).to_be_visible()
         expect(page.get_by_text(f"Column '{HOSTILE_COLUMN}' is not used")).to_be_visible()  # text, not markup
-        page.screenshot(path=shots / "02-uploaded.png", full_page=True)
+        _idle(page)
+        assert _families(page).count() == families  # the families survived the refused file
+        page.screenshot(path=shots / "03-uploaded.png", full_page=True)
 
         size = page.locator('[data-testid="stSlider"]').filter(has_text="Model size").get_by_role("slider")
         size.focus()
@@ -187,44 +245,75 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         limit.fill("50")
         limit.press("Enter")
         page.get_by_text("Quick (120 timed calls, rough p99)").click()
-        page.get_by_role("button", name="Run the advisor").scroll_into_view_if_needed()
-        page.screenshot(path=shots / "03-priorities.png")
-
         _idle(page)
         page.get_by_role("button", name="Run the advisor").click()
-        expect(page.get_by_text("Recommended:").first).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("Cancel the run")).to_be_visible(timeout=60_000)
+        page.get_by_text("Data and run settings").click()  # open the folded setup: the button is off
+        expect(page.get_by_role("button", name="Run the advisor")).to_be_disabled()
+        expect(page.get_by_text("A run is going in this session")).to_be_visible()
+        page.screenshot(path=shots / "04-running.png")
+
+        card = page.get_by_text("Recommended:").first
+        expect(card).to_be_visible(timeout=300_000)
         _idle(page)
         run_id = re.search(r"run=([A-Za-z0-9_-]+)", page.url).group(1)
-        recommended = page.get_by_text("Recommended:").first.inner_text()
         assert advisor.is_run_id(run_id)
-        # the card says how firm the pick is, in sentences a person reads
+        recommended = card.inner_text()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=shots / "05-results-first-viewport.png")
+        assert _in_first_viewport(page, card), "the recommendation is not in the first viewport"
+        expect(page.get_by_text("Using your upload")).not_to_be_visible()  # the setup folded away
         expect(page.get_by_text("How firm the pick is").first).to_be_visible()
         expect(page.get_by_text(re.compile(r"holds for (any weight|\w+ weights?)")).first).to_be_visible()
-        page.get_by_text("Recommended:").first.scroll_into_view_if_needed()
-        page.screenshot(path=shots / "04-results.png")
 
         chart = page.locator('[data-testid="stPlotlyChart"]').first
         chart.scroll_into_view_if_needed()
         expect(chart.locator("path.point").first).to_be_visible()
-        page.screenshot(path=shots / "05a-pareto-chart.png")
-        point = page.evaluate(FIND_POINT, "tree")
-        assert point, "the tree candidate is not on the chart"
-        page.mouse.click(point["x"], point["y"])
-        _idle(page)
-        download_tree = page.get_by_role("button", name="Download tree.zip")
-        expect(download_tree).to_be_visible()
-        page.get_by_text("4. The selected candidate").scroll_into_view_if_needed()
-        page.screenshot(path=shots / "05-point-selected.png")
+        # a candidate whose point is not covered by another (several can sit on one spot)
+        key = next(
+            (
+                k
+                for k in ("tree", "linear", "lightgbm-fast", "forest", "lightgbm", "mlp")
+                if page.evaluate(FIND_POINT, k)
+            ),
+            None,
+        )
+        assert key, "no candidate's point can be clicked on its own"
+        point = page.evaluate(FIND_POINT, key)
+        timings["point click"] = _timed(page, lambda: page.mouse.click(point["x"], point["y"]))
+        name = advisor.load_candidates().get(key).name
+        download = page.get_by_role("button", name=f"Download {name} ({key}.zip)")
+        expect(download).to_be_in_viewport()  # the details sit beside the chart: no scrolling
+        expect(page.get_by_text("The point you clicked").or_(page.get_by_text("The recommended candidate")))
+        page.screenshot(path=shots / "06-point-selected.png")
 
-        with page.expect_download() as artifact_download:
-            download_tree.click()
-        artifact = shots / "tree.zip"
+        with page.expect_download(timeout=120_000) as artifact_download:
+            download.click()
+        artifact = shots / f"{key}.zip"
         artifact_download.value.save_as(artifact)
+        cli = tmp_path / f"cli-{key}.zip"
+        subprocess.run(
+            [sys.executable, "-m", "advisor", "export", run_id, key, "--out", str(cli)],
+            cwd=PROJECT,
+            env=dict(os.environ, ADVISOR_HOME=str(home)),
+            check=True,
+        )
+        members = sorted(zipfile.ZipFile(artifact).namelist())
+        assert members == sorted(zipfile.ZipFile(cli).namelist()), "the download is not what `advisor export` writes"
         model = advisor.load_artifact(artifact)  # digests checked
         rows = advisor.load_table(DATA / "penguins.csv")[0].head(5).assign(**{HOSTILE_COLUMN: "same"})
         assert set(model.predict(rows)) <= {"Adelie", "Chinstrap", "Gentoo"}
 
         _idle(page)
+        timings["re-rank (a priority slider)"] = _timed(page, lambda: (size.focus(), size.press("ArrowRight")))
+        x_axis = page.locator('[data-testid="stSelectbox"]').filter(has_text="x axis")
+        x_axis.click()
+        timings["axis switch"] = _timed(
+            page, lambda: page.get_by_role("option", name=advisor.AXES["size_bytes"][0]).click()
+        )
+        page.screenshot(path=shots / "07-reranked-axis-switched.png")
+
+        page.get_by_role("tab", name="Report").click()
         with page.expect_download() as report_download:
             page.get_by_role("button", name=re.compile("Download the report")).click()
         report = shots / "report.html"
@@ -233,25 +322,24 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         assert report.stat().st_size > 3_000_000  # plotly.js is inside: it opens offline
         assert HOSTILE_COLUMN not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
         assert "<i>x</i>" not in text and "&lt;i&gt;x&lt;/i&gt;" in text
-        page.get_by_text("5. Export and share").scroll_into_view_if_needed()
-        page.screenshot(path=shots / "06-downloaded.png")
+        page.screenshot(path=shots / "08-report-tab.png")
 
         fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+        fresh.on("request", lambda r: requests.append(r.url))
         other = fresh.new_page()
         other.goto(f"{base}/?run={run_id}")
         try:
             expect(other.get_by_text("Recommended:").first).to_be_visible(timeout=60_000)
             expect(other.get_by_text(run_id).first).to_be_visible()
         except AssertionError:
-            other.screenshot(path=shots / "07-FAILED-shared-link.png", full_page=True)
+            other.screenshot(path=shots / "09-FAILED-shared-link.png", full_page=True)
             raise
         _idle(other)
-        expect(other.get_by_text(f"The results below are run {run_id}")).to_be_visible()
         assert other.get_by_text("Recommended:").first.inner_text() == recommended  # the same run, the same pick
-        expect(other.get_by_role("button", name="Run the advisor")).to_be_visible()  # widgets drawn, not placeholders
+        assert _in_first_viewport(other, other.get_by_text("Recommended:").first)
+        expect(other.get_by_text("Using the bundled sample")).to_have_count(0)  # no sample above their results
         expect(other.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_attached()
-        other.get_by_text("Recommended:").first.scroll_into_view_if_needed()
-        other.screenshot(path=shots / "07-shared-link-fresh-context.png")
+        other.screenshot(path=shots / "09-shared-link-fresh-context.png")
 
         offline = browser.new_context(viewport={"width": 1400, "height": 1000})
         offline.route(
@@ -263,7 +351,10 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         expect(report_page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
         assert report_page.locator(".js-plotly-plot").count() == 4  # Pareto, size, batches, compression
         expect(report_page.get_by_role("cell", name=HOSTILE_COLUMN)).to_be_visible()  # shown as text
-        report_page.screenshot(path=shots / "08-report-offline.png", full_page=True)
+        report_page.screenshot(path=shots / "10-report-offline.png", full_page=True)
         browser.close()
 
+    print("render timings (s): " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in timings.items()))
     assert dialogs == [], f"a script ran: {dialogs}"
+    outside = sorted({url for url in requests if not url.startswith((base, "data:", "blob:"))})
+    assert outside == [], f"the app asked other servers: {outside}"

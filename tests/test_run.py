@@ -247,6 +247,13 @@ def test_cli_run_then_show(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     assert "Recommended:" in done.stdout and "multiclass" in done.stdout
+    progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert any(line.startswith(("[ 1", "[ 2", "[ 3", "[ 4", "[ 5", "[ 6", "[ 7", "[ 8", "[ 9")) for line in progress)
+    assert any("Timing one row at a time" in line and "left" in line for line in progress)
+    assert progress[-1].startswith("[100%] Done")
+    commands = [line for line in done.stdout.splitlines() if line.startswith("  python -m advisor")]
+    assert commands  # a command to copy stays on one line, however long its path
+    assert all(len(line) <= 100 or len(line.split()) == 1 or line in commands for line in done.stdout.splitlines())
     results = json.loads((out / "results.json").read_text())
     assert results["priorities"] == {"accuracy": 5.0, "latency": 3.0} and results["limits"] == {"p99_ms": 50.0}
     shown = _cli("show", str(out), "--methods", home=tmp_path / "home")

@@ -135,9 +135,94 @@ def test_the_terminal_the_report_and_the_view_agree(run, view):
     p99 = view.table.cell(recommended.key, "p99_ms")
     text = render(run)
     (line,) = [line for line in text.splitlines() if re.match(rf"\S*\*\S*\s+{recommended.key}\s", line)]
-    assert p99 in line
+    figure, _, unit = p99.partition(" ")  # the compact table moves a unit every cell shares to the heading
+    assert f" {figure} " in f"{line} " and f"p99 ({unit})" in text
     assert f"{view.card.headline} ({recommended.key})" in text
     html = advisor.build_report(run)
     row = re.search(r"<tr class='recommended'>(.*?)</tr>", html).group(1)
     assert f">{recommended.key}<" in row and f">{p99}<" in row
     assert f">{view.table.column('p99_ms').header}<" in html
+
+
+def test_a_measurement_reads_as_labelled_rows_with_units():
+    from advisor.measure.figures import LatencyMeasurement, SizeMeasurement
+
+    latency = LatencyMeasurement(
+        p50_ms=0.0399,
+        p95_ms=0.0899,
+        p99_ms=0.417,
+        mean_ms=0.057,
+        first_call_ms=0.108,
+        calls=120,
+        threads=1,
+        windows=3,
+        disturbed_windows=0,
+        others_cpu_pct_median=7.804e-05,
+        others_cpu_pct_max=12.5,
+        method="timer",
+    )
+    rows = dict(advisor.figure_rows(latency))
+    assert rows["median (p50)"] == "39.9 us" and rows["p99"] == "417 us" and rows["timed calls"] == "120"
+    assert "method" not in rows and all("e-" not in value for value in rows.values())
+    size = dict(
+        advisor.figure_rows(SizeMeasurement(serialized_bytes=350_123, gzip_bytes=106_000, params=5158, method=""))
+    )
+    assert size["stored model"] == "350 kB" and size["parameters (weights, or tree nodes)"] == "5,158"
+
+
+def _too_wide(text: str) -> list[str]:
+    """Lines over 100 columns that are not one unbreakable token (a path, a URL)."""
+    return [line for line in text.splitlines() if len(line) > 100 and len(line.strip().split()) > 1]
+
+
+def test_the_terminal_output_fits_100_columns(run):
+    assert not _too_wide(render(run))
+    assert not _too_wide(render(run, methods=True))
+
+
+def test_the_default_table_is_compact_and_all_shows_every_column(run, view, capsys):
+    compact = view.table.compact()
+    assert compact.keys[:5] == (FLAGS, "key", "primary", INTERVAL, "p99_ms")
+    assert {"rows_per_s", "size_bytes", "usd_per_month"} <= set(compact.keys)
+    assert ("cold_start_ms" in compact.keys) != ("load_ms" in compact.keys)  # one start-up figure
+    assert compact.row(view.table.recommended.key).cells[1] == view.table.recommended.key
+    text = render(run)
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("key"))
+    assert "family" not in header and "gzip" not in header
+    everything = render(run, all_columns=True)
+    wide = next(line for line in everything.splitlines() if line.lstrip().startswith("key"))
+    for column in view.table.columns:
+        assert column.short in wide
+    assert advisor.cli.main(["show", run.run_id, "--store", run.store_root, "--all"]) == 0
+    shown = capsys.readouterr().out
+    assert "gzip" in shown and "family" in shown
+
+
+def test_the_report_opens_with_a_summary_and_says_each_method_once(run, view):
+    overview = view.overview
+    assert f"{len(run.candidates)} candidate models" in overview
+    assert f"Recommended: {view.card.name}" in overview and "How firm" in overview
+    assert "trade-off" in overview or "nothing is traded" in overview
+    html = advisor.build_report(run)
+    assert html.index("<h2>Summary</h2>") < html.index(view.card.headline)
+    quality = next(m for label, m in view.methods[0].rows if label == "quality")
+    groups = [g for g in view.method_groups if g.method == quality]
+    assert len(groups) == 1 and len(groups[0].keys) >= 1
+    import html as escaping
+
+    assert html.count(escaping.escape(quality, quote=True)) == 1  # said once, not once per candidate
+
+
+def test_method_groups_join_identical_texts():
+    from advisor.present.view import MethodsView, method_groups
+
+    methods = (
+        MethodsView("a", "A", "measured", (("quality", "test split"), ("latency", "120 calls"))),
+        MethodsView("b", "B", "measured", (("quality", "test split"), ("latency", "40 calls"))),
+    )
+    groups = method_groups(methods)
+    assert [(g.label, g.method, g.keys) for g in groups] == [
+        ("quality", "test split", ("a", "b")),
+        ("latency", "120 calls", ("a",)),
+        ("latency", "40 calls", ("b",)),
+    ]

@@ -108,6 +108,48 @@ def guess_target(frame: pd.DataFrame) -> str:
     return str(frame.columns[-1])
 
 
+@dataclass(frozen=True)
+class TargetGuess:
+    """The column `guess_target` picks, why, and what makes it doubtful (for a person to confirm)."""
+
+    column: str
+    reason: str  # "a column named 'price' (a usual name for a target)", "the last column"
+    warning: str | None = None  # "looks like a row number ...", or None
+    by_name: bool = False  # picked by a usual target name, not only for being the last column
+
+
+def target_doubt(frame: pd.DataFrame, column: str) -> str | None:
+    """Why `column` is probably not meant as the target (a row number, a date or time), or None."""
+    values = frame[column]
+    present = values.dropna()
+    numeric = as_numeric(values)
+    n = len(values)
+    if numeric is not None and n > 1 and len(present) == n and is_integer_valued(numeric):
+        ordered = np.sort(numeric.to_numpy(dtype=float))
+        if len(np.unique(ordered)) == n and np.all(np.diff(ordered) == 1):
+            return (
+                f"'{shown(column)}' holds consecutive whole numbers, a different one in every row: it looks like a "
+                "row number, which nothing in the other columns can predict; pick the column you want predicted"
+            )
+    if numeric is None and looks_like_datetime(values):
+        return (
+            f"'{shown(column)}' holds dates or times such as '{shown(present.iloc[0])}': it looks like when each "
+            "row was recorded rather than something to predict; pick the column you want predicted"
+        )
+    return None
+
+
+def guess_target_with_reason(frame: pd.DataFrame) -> TargetGuess:
+    """`guess_target`'s column with the reason it was picked and, when it looks like a row number
+    or a date, a warning; the app shows both and asks the person to confirm."""
+    column = guess_target(frame)
+    if column.lower() in TARGET_HINTS:  # guess_target's first rule
+        reason = f"a column named '{shown(column)}' (a usual name for the column to predict)"
+    else:
+        reason = "the last column (no column has a usual target name such as 'target', 'label' or 'price')"
+    return TargetGuess(column, reason, target_doubt(frame, column), by_name=column.lower() in TARGET_HINTS)
+
+
 def _target_trouble(present: pd.Series) -> str | None:
     """What keeps a target of text from being classes or numbers, and what to do about it: the end
     of a sentence that starts with the column's name. None for text that can be classes."""

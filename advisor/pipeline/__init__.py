@@ -5,6 +5,7 @@
 - `plan`: `RunPlan` and `Budget`: every setting a run starts with, checked once at the boundary,
   saved with the run and read back by `resume`; the defaults the CLI and the app show.
 - `progress`: `ProgressEvent`, the `Reporter` that sends them, and `Cancelled` (the stop signal).
+- `forecast`: the whole run's share done and time left, across every phase, for those events.
 - `prepare`: the data a run trains on: the dataset loaded and checked, the training rows sampled
   down to the row budget, the dataset summary, and the encoded run context every candidate reads.
 - `settings`: what a run saves about itself and `resume` reads back: its options, timing

@@ -3,6 +3,7 @@ of the training rows, each point scored on the whole test split."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -43,11 +44,23 @@ def learning_curve(session: Session) -> dict[str, Any] | None:
     full = run.candidate(chosen).quality
     n = len(split.X_train)
     points = []
-    for fraction in CURVE_FRACTIONS:
+    prior = report.forecast.expected.get("curve") or 0.0
+    started = time.perf_counter()
+    for done, fraction in enumerate(CURVE_FRACTIONS):
         rows = max(int(n * fraction), 10)
         if stop() or rows >= n:
             return None
-        report("curve", f"Learning curve: {spec.name} on {fraction:.0%} of the training rows ({rows:,})", phase="curve")
+        spent = time.perf_counter() - started
+        left = sum(CURVE_FRACTIONS[done:])  # a subset costs about its share of the rows
+        report.left("curve", spent / sum(CURVE_FRACTIONS[:done]) * left if done else prior)
+        report(
+            "curve",
+            f"Learning curve: {spec.name} on {fraction:.0%} of the training rows ({rows:,})",
+            phase="curve",
+            done=done,
+            total=len(CURVE_FRACTIONS),
+            unit="subsets",
+        )
         keep = sample_positions(split.y_train, rows, split.seed, dataset.is_classification)
         subset = replace(split, X_train=split.X_train.iloc[keep], y_train=split.y_train.iloc[keep])
         path = work / f"curve-{fraction}.joblib"

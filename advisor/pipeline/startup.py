@@ -24,6 +24,7 @@ from advisor.deploy.artifact import Artifact, load_and_answer
 from advisor.deploy.predictor import Predictor
 from advisor.measure.figures import StartupMeasurement
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor.pipeline.forecast import COLD_START_PRIOR_S
 from advisor.pipeline.session import Session
 from advisor.results import CandidateResult
 
@@ -80,13 +81,17 @@ def cold_starts(session: Session, keys: list[str], first: dict[str, Any], batch:
         groups: dict[str, list[CandidateResult]] = {}
         for key in keys:
             groups.setdefault(run.candidate(key).runtime or "", []).append(run.candidate(key))
+        phase_at = time.perf_counter()
         for done, (runtime, members) in enumerate(groups.items()):
+            per_runtime = (time.perf_counter() - phase_at) / done if done else COLD_START_PRIOR_S
+            report.left("startup", per_runtime * (len(groups) - done))
             report(
                 "startup",
                 f"Cold start of the {runtime} candidates in a fresh process",
                 phase="cold-start",
                 done=done,
                 total=len(groups),
+                unit="runtimes",
             )
             cold_at = time.perf_counter()
             _cold_start(runtime, members, handle.name)

@@ -27,6 +27,7 @@ from advisor.execute.worker import worker_description
 from advisor.measure import hardware
 from advisor.measure.lock import timing_lock
 from advisor.measure.timing import TimingConfig, measure_batches, measure_single_row, pinned_threads
+from advisor.pipeline.forecast import timing_steps
 from advisor.pipeline.progress import Cancelled, Reporter
 from advisor.pipeline.session import Session
 from advisor.pipeline.startup import cold_starts, time_on_device
@@ -35,6 +36,7 @@ from advisor.results import CandidateResult, Run
 SINGLE_ROW_INPUTS = 200
 TIMING_BASE_S = 120.0  # the timing process's time limit: this, plus the next per candidate
 TIMING_PER_CANDIDATE_S = 60.0
+TICK = "tick"  # the timing child's message at the start of each round (see `forecast.timing_steps`)
 
 
 @dataclass
@@ -102,6 +104,7 @@ def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str 
 
     def on_wait(waited: float, holder: dict[str, Any] | None) -> None:
         other = f"run {holder['run_id'][:8]}" if holder and holder.get("run_id") else "another run"
+        report.left("timing", sum(steps))  # the wait is not known: the timing itself has not started
         report(
             "waiting",
             f"Waiting for the timing lock: {other} is timing its candidates on this machine, and timing two runs "
@@ -109,9 +112,30 @@ def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str 
             phase="waiting",
         )
 
+    # The child's work in steps, each priced up front and ending at its next message; the seconds
+    # the finished steps really took scale the estimate of the rest.
+    startups = [run.candidate(k).startup for k in keys]
+    steps = timing_steps(
+        config,
+        [s.first_row_ms / 1e3 for s in startups if s is not None],
+        sizes,
+        task.cpus,
+        [s.load_ms / 1e3 for s in startups if s is not None],
+    )
+    shown = {"phase": "latency", "message": f"Loading the {len(keys)} artifacts to time"}
+    done = [0]
+    started = [0.0]  # when the timing itself started, after any wait for the lock
+
     def on_message(text: str) -> None:
         phase, _, message = text.partition("\t")
-        report("timing", message, phase=phase, total=len(keys))
+        done[0] = min(done[0] + 1, len(steps))
+        if phase != TICK:
+            shown.update(phase=phase, message=message)
+        spent = report.elapsed() - started[0]
+        priced = sum(steps[: done[0]])
+        scale = min(max(spent / priced, 0.1), 50.0) if priced > 0 and spent > 0 else 1.0
+        report.left("timing", scale * sum(steps[done[0] :]))
+        report("timing", shown["message"], phase=shown["phase"], done=done[0], total=len(steps), unit="steps")
 
     try:
         lock = timing_lock(run.run_id, on_wait=on_wait, should_stop=stop)
@@ -119,6 +143,9 @@ def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str 
     except InterruptedError:
         raise Cancelled() from None
     try:
+        report.left("timing", sum(steps))
+        started[0] = report.elapsed()
+        report("timing", shown["message"], phase="latency", done=0, total=len(steps), unit="steps")
         t_phase = time.perf_counter()
         window = [time.time()]
         if waited >= 1:
@@ -159,17 +186,24 @@ def measure_candidates(task: TimingTask, report: Callable[[str], None]) -> dict[
     setters = [p.set_threads for p in predictors.values()]
     config = task.config
     sizes = sorted(task.batches)
-    report(f"latency\tTiming one row at a time: {len(keys)} candidates interleaved")
+
+    def tick() -> bool:  # called between timing rounds, outside the timed calls: the parent's progress
+        report(f"{TICK}\t")
+        return False
+
+    report(f"latency\tTiming one row at a time (interleaved, {len(keys)} candidates)")
     with pinned_threads(config.threads, setters):
-        latency = measure_single_row(calls, task.records, config)
-        report(f"batches\tTiming batches of {', '.join(map(str, sizes))} rows")
-        single = measure_batches(calls, task.batches, config, threads=config.threads)
+        latency = measure_single_row(calls, task.records, config, should_stop=tick)
+        report(f"batches\tTiming batches of {', '.join(map(str, sizes))} rows ({len(keys)} candidates)")
+        single = measure_batches(calls, task.batches, config, threads=config.threads, should_stop=tick)
     multi: dict[str, dict[int, Any]] = {k: {} for k in keys}
     if config.multithread_batches and task.cpus > 1:
         largest = sizes[-1]
         report(f"batches-multithread\tTiming batches of {largest} rows on {task.cpus} threads")
         with pinned_threads(task.cpus, setters):
-            multi = measure_batches(calls, {largest: task.batches[largest]}, config, threads=task.cpus)
+            multi = measure_batches(
+                calls, {largest: task.batches[largest]}, config, threads=task.cpus, should_stop=tick
+            )
     out = {k: TimedFigures(latency.get(k), single.get(k, {}), multi.get(k, {})) for k in keys}
     if task.gpu:
         report(f"gpu\tTiming the neural candidates on the GPU ({task.gpu})")
@@ -279,7 +313,15 @@ def _time_one_by_one(
     figures: dict[str, TimedFigures] = {}
     alone = Limits(time_s=TIMING_BASE_S + TIMING_PER_CANDIDATE_S, memory_bytes=limits.memory_bytes)
     for done, (key, path) in enumerate(task.artifacts.items()):
-        report("timing", f"Timing {key} alone", candidate=key, phase="latency", done=done, total=len(task.artifacts))
+        report(
+            "timing",
+            f"Timing {key} alone",
+            candidate=key,
+            phase="latency",
+            done=done,
+            total=len(task.artifacts),
+            unit="candidates",
+        )
         result = run.candidate(key)
         try:
             own = replace(task, artifacts={key: path})

@@ -23,6 +23,8 @@ from advisor.deploy.predictor import Predictor
 from advisor.execute.isolate import Finished, WorkFailed
 from advisor.execute.worker import CandidateOutput, CandidateTask, predictor_from_files
 from advisor.measure import hardware
+from advisor.pipeline.curve import CURVE_FRACTIONS
+from advisor.pipeline.forecast import COLD_START_PRIOR_S, curve_prior_s, timing_steps
 from advisor.pipeline.prepare import run_context
 from advisor.pipeline.progress import Cancelled
 from advisor.pipeline.session import Session
@@ -58,9 +60,17 @@ def train_all(session: Session) -> dict[str, Artifact]:
     waiting = [s for s in specs if s.key not in stored and run.candidates[position[s.key]].status == "pending"]
     running: dict[Any, CandidateSpec] = {}
 
+    settled_here = 0  # this session's candidates: a resumed run's earlier ones took no time here
+
     def settle(spec: CandidateSpec, result: CandidateResult) -> None:
+        nonlocal settled_here
         store.save_candidate(run.run_id, spec.key, position[spec.key], result.status, result.to_dict())
         finished = sum(c.status not in ("pending", "running") for c in run.candidates)
+        settled_here += 1
+        mean = (time.perf_counter() - t_phase) / settled_here
+        coming = [s for s in specs if run.candidates[position[s.key]].status in ("pending", "running")]
+        report.left("training", sum(_expected_s(run, s, mean) for s in coming))
+        expect_later_phases(session)
         report(
             "train",
             f"{spec.name}: {result.status}",
@@ -106,7 +116,8 @@ def train_all(session: Session) -> dict[str, Artifact]:
                     settle(spec, result)
                     continue
                 finished = sum(c.status not in ("pending", "running") for c in run.candidates)
-                eta = elapsed / finished * (total - finished) if finished else None
+                if not settled_here:
+                    report.left("training", None)  # nothing to go by until one has trained
                 report(
                     "train",
                     f"Training {spec.name}",
@@ -114,11 +125,11 @@ def train_all(session: Session) -> dict[str, Artifact]:
                     phase="training",
                     done=finished,
                     total=total,
-                    eta_s=eta,
+                    unit="candidates",
                 )
 
                 def epoch_report(message: str, key: str = spec.key) -> None:
-                    report("train", message, candidate=key, phase="epoch", total=total)
+                    report("train", message, candidate=key, phase="epoch", total=total, unit="candidates")
 
                 task = CandidateTask(
                     spec=spec,
@@ -244,6 +255,43 @@ def refresh_artifacts(run: Run, stored: Mapping[str, tuple[dict[str, bytes], Pre
         result = run.candidate(key)
         if result.artifact:
             write_artifact(result.artifact, files, predictor, _artifact_metrics(run, result))
+
+
+def _expected_s(run: Run, spec: CandidateSpec, mean: float) -> float:
+    """A candidate's training time before it ran: the mean so far, or for one whose builder trains
+    others again (an ensemble's members, a distilled model's cross-fitted teacher: its `uses`) what
+    those took together, if more."""
+    return max(mean, sum(run.candidate(key).wall_s.get("isolated_process", mean) for key in spec.uses))
+
+
+def expect_later_phases(session: Session) -> None:
+    """What the phases after training will cost, from the candidates trained so far: the timing
+    phase from each one's single-row call (its warm first row) and load (candidates not trained
+    yet are assumed to cost their mean), cold starts one process per runtime, the learning curve
+    from the median training time."""
+    run, plan, forecast = session.run, session.plan, session.report.forecast
+    config = plan.timing
+    trained = [c for c in run.candidates if c.status in ("trained", "measured") and c.startup is not None]
+    coming = sum(c.status in ("pending", "running") for c in run.candidates)
+    if not trained:
+        return
+    first_rows = [c.startup.first_row_ms / 1e3 for c in trained if c.startup is not None]
+    loads = [c.startup.load_ms / 1e3 for c in trained if c.startup is not None]
+    first_rows += [sum(first_rows) / len(first_rows)] * coming
+    loads += [sum(loads) / len(loads)] * coming
+    n_test = len(session.split.X_test)
+    sizes = sorted({min(b, n_test) for b in config.batch_sizes})
+    forecast.expect("timing", sum(timing_steps(config, first_rows, sizes, hardware.usable_cpus(), loads)))
+    runtimes = {c.runtime or "" for c in trained}
+    forecast.expect("startup", COLD_START_PRIOR_S * len(runtimes) if config.cold_start else 0.0)
+    if plan.with_learning_curve:
+        train_s = [c.train_s for c in trained if c.train_s is not None]
+        overhead = [
+            c.wall_s["isolated_process"] - c.train_s for c in trained if c.train_s and "isolated_process" in c.wall_s
+        ]
+        forecast.expect("curve", curve_prior_s(train_s, overhead, CURVE_FRACTIONS))
+    else:
+        forecast.expect("curve", 0.0)
 
 
 def wants_torch(specs: Iterable[CandidateSpec]) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from advisor.objectives import COLUMNS, HIGHER_IS_BETTER
+from advisor.objectives import COLUMNS, HIGHER_IS_BETTER, LIMITS
 from advisor.present.numbers import format_column
 from advisor.rank.pareto import pareto_mask, to_losses
 from advisor.results import Run
@@ -81,6 +81,17 @@ class ChartPoint(NamedTuple):
     front_2d: bool  # on the front of the two metrics shown
     recommended: bool
     hover: str
+    skilled: bool = True  # beats the no-skill baseline beyond its interval
+    y_low: float | None = None  # the primary metric's 95% interval, when y is the primary metric
+    y_high: float | None = None
+    x_low: float | None = None  # the same when x is the primary metric
+    x_high: float | None = None
+
+
+class LimitLine(NamedTuple):
+    axis: str  # "x" or "y"
+    value: float  # in the axis' column unit
+    label: str  # e.g. "limit p99_ms <= 10"
 
 
 class ParetoData(NamedTuple):
@@ -92,6 +103,11 @@ class ParetoData(NamedTuple):
     y_log: bool
     points: list[ChartPoint]
     front: list[tuple[float, float]]  # the 2-D front, sorted by x, for drawing
+    # The quality axis spans the skilled candidates (the baseline and broken models would squash
+    # the rest into a sliver); points beyond it are drawn at its edge and say so on hover.
+    x_range: tuple[float, float] | None = None
+    y_range: tuple[float, float] | None = None
+    limits: tuple[LimitLine, ...] = ()
 
 
 class BatchSeries(NamedTuple):
@@ -101,6 +117,8 @@ class BatchSeries(NamedTuple):
     batch_sizes: list[int]
     p50_ms_per_batch: list[float]
     rows_per_s: list[float]
+    pareto: bool = False
+    recommended: bool = False
 
 
 def axis_label(column: str, run: Run) -> str:
@@ -140,7 +158,7 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
         hover_lines = [f"<b>{row['name']}</b> ({row['family']})"]
         for column in HOVER_COLUMNS:
             if column in row:
-                label = run.primary_metric if column == "primary" else column
+                label = run.primary_metric.replace("_", " ") if column == "primary" else COLUMNS[column].label
                 hover_lines.append(f"{label}: {format_column(row[column], column)}")
         points.append(
             ChartPoint(
@@ -155,10 +173,59 @@ def pareto_data(run: Run, x: str = "p99_ms", y: str = "primary") -> ParetoData:
                 front_2d=bool(on_front),
                 recommended=bool(row.get("recommended")),
                 hover="<br>".join(hover_lines),
+                skilled=bool(row.get("skilled", True)) and row.get("family") != "baseline",
+                **_interval(row, "y" if y == "primary" else "x" if x == "primary" else ""),
             )
         )
     front = sorted((p.x, p.y) for p in points if p.front_2d)
-    return ParetoData(x, y, axis_label(x, run), axis_label(y, run), AXES[x][2], AXES[y][2], points, front)
+    return ParetoData(
+        x,
+        y,
+        axis_label(x, run),
+        axis_label(y, run),
+        AXES[x][2],
+        AXES[y][2],
+        points,
+        front,
+        x_range=_quality_range(points, "x") if x == "primary" else None,
+        y_range=_quality_range(points, "y") if y == "primary" else None,
+        limits=tuple(_limit_lines(run, x, y)),
+    )
+
+
+def _interval(row: Mapping[str, Any], axis: str) -> dict[str, float | None]:
+    if not axis or not (_finite(row.get("primary_ci95_low")) and _finite(row.get("primary_ci95_high"))):
+        return {}
+    return {f"{axis}_low": float(row["primary_ci95_low"]), f"{axis}_high": float(row["primary_ci95_high"])}
+
+
+def _quality_range(points: list[ChartPoint], axis: str) -> tuple[float, float] | None:
+    """The skilled candidates' span of the primary metric (with their intervals), padded by 8%."""
+    skilled = [p for p in points if p.skilled]
+    if len(skilled) < 2:
+        return None
+    low_attr, high_attr = f"{axis}_low", f"{axis}_high"
+    lows = [min(getattr(p, axis), getattr(p, low_attr) or getattr(p, axis)) for p in skilled]
+    highs = [max(getattr(p, axis), getattr(p, high_attr) or getattr(p, axis)) for p in skilled]
+    low, high = min(lows), max(highs)
+    pad = (high - low) * 0.08 or abs(high) * 0.01 or 0.01
+    return (low - pad, high + pad)
+
+
+def _limit_lines(run: Run, x: str, y: str) -> list[LimitLine]:
+    """The run's hard limits that bound the columns on the two axes, in those columns' units."""
+    rec = run.recommendation
+    lines = []
+    for name, value in dict(rec.limits if rec else run.settings.get("limits") or {}).items():
+        limit = LIMITS.get(name)
+        if limit is None:
+            continue
+        column = "primary" if limit.column in ("primary", None, "") else limit.column
+        for axis, shown in (("x", x), ("y", y)):
+            if column == shown:
+                sign = "<=" if limit.kind == "max" else ">="
+                lines.append(LimitLine(axis, float(value) * limit.scale, f"limit {name} {sign} {value:g}"))
+    return lines
 
 
 def _finite(value: Any) -> bool:
@@ -201,18 +268,22 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
     for group in groups:
         members = [p for p in data.points if getattr(p, colour_by) == group]
         colour = FAMILY_COLOURS.get(group, "#17becf") if colour_by == "family" else lineage_colour[group]
+        xs = [_clamped(p.x, data.x_range) for p in members]
+        ys = [_clamped(p.y, data.y_range) for p in members]
         figure.add_trace(
             go.Scatter(
-                x=[p.x for p in members],
-                y=[p.y for p in members],
+                x=xs,
+                y=ys,
                 mode="markers+text",
                 name=group,
-                # labels on the front, the recommendation and the selection; the rest on hover
-                text=[p.key if (p.pareto or p.recommended or p.key == selected) else "" for p in members],
+                # display names on the front and the pick (and the selection); the rest on hover
+                text=[point_label(p) if (p.pareto or p.recommended or p.key == selected) else "" for p in members],
                 textposition="top center",
                 customdata=[[p.key] for p in members],
-                hovertext=[p.hover for p in members],
+                hovertext=[p.hover + _edge_note(p, data) for p in members],
                 hoverinfo="text",
+                error_y=_error_bars(members, "y"),
+                error_x=_error_bars(members, "x"),
                 marker={
                     "size": [20 if p.recommended else 13 for p in members],
                     "color": colour,
@@ -238,12 +309,16 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
                 hoverinfo="skip",
             )
         )
+    for line in data.limits:
+        draw = figure.add_vline if line.axis == "x" else figure.add_hline
+        draw(line.value, line_dash="dot", line_color="#d62728", annotation_text=line.label)
     recommended = [p for p in data.points if p.recommended]
     if recommended:
         p = recommended[0]
+        px, py = _clamped(p.x, data.x_range), _clamped(p.y, data.y_range)
         figure.add_annotation(
-            x=math.log10(p.x) if data.x_log else p.x,
-            y=math.log10(p.y) if data.y_log else p.y,
+            x=math.log10(px) if data.x_log else px,
+            y=math.log10(py) if data.y_log else py,
             text="recommended",
             showarrow=True,
             arrowhead=2,
@@ -252,17 +327,83 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
     figure.update_layout(
         xaxis_title=data.x_label,
         yaxis_title=data.y_label,
-        height=480,
+        height=520,
         margin={"t": 30},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
         legend_title_text=f"{colour_by}; shape: compression (filled: on the Pareto front of the weighted metrics)",
         clickmode="event+select",
     )
-    figure.update_xaxes(type="log" if data.x_log else "linear")
-    figure.update_yaxes(type="log" if data.y_log else "linear")
+    for axis, log, values, fixed in (
+        ("x", data.x_log, [p.x for p in data.points], data.x_range),
+        ("y", data.y_log, [p.y for p in data.points], data.y_range),
+    ):
+        update = figure.update_xaxes if axis == "x" else figure.update_yaxes
+        if log:
+            ticks = log_ticks(values)
+            update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+        else:
+            update(type="linear", range=list(fixed) if fixed else None)
     return figure
 
 
+def point_label(point: ChartPoint, width: int = 24) -> str:
+    """A point's label on the chart: its display name, cut to `width` characters."""
+    return point.name if len(point.name) <= width else point.name[: width - 1] + "…"
+
+
+def _clamped(value: float, bounds: tuple[float, float] | None) -> float:
+    return value if bounds is None else min(max(value, bounds[0]), bounds[1])
+
+
+def _edge_note(point: ChartPoint, data: ParetoData) -> str:
+    beyond = [
+        name
+        for value, bounds, name in ((point.x, data.x_range, "x"), (point.y, data.y_range, "y"))
+        if bounds is not None and not bounds[0] <= value <= bounds[1]
+    ]
+    return (
+        "<br><i>drawn at the edge of the axis: its value is beyond the skilled candidates' range</i>" if beyond else ""
+    )
+
+
+def _error_bars(points: list[ChartPoint], axis: str) -> dict[str, Any] | None:
+    lows = [getattr(p, f"{axis}_low") for p in points]
+    if all(low is None for low in lows):
+        return None
+    centre = [getattr(p, axis) for p in points]
+    highs = [getattr(p, f"{axis}_high") for p in points]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [(h - c) if h is not None else 0 for h, c in zip(highs, centre, strict=True)],
+        "arrayminus": [(c - lo) if lo is not None else 0 for lo, c in zip(lows, centre, strict=True)],
+        "thickness": 1,
+        "width": 3,
+        "color": "#999999",
+    }
+
+
+def log_ticks(values: list[float]) -> list[float]:
+    """Tick values 1-2-5 per decade across the values' span (log axes): 0.02, 0.05, 0.1, 0.2 rather
+    than plotly's lone digits ("3 ... 9") inside a short span."""
+    positive = [v for v in values if _finite(v) and v > 0]
+    if not positive:
+        return []
+    low, high = min(positive), max(positive)
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = float(f"{mantissa}e{exponent}")
+            if low / 1.5 <= value <= high * 1.5:
+                ticks.append(value)
+    if len(ticks) > 12:  # many decades: one tick a decade
+        ticks = [t for t in ticks if f"{t:e}".startswith("1")]
+    return ticks
+
+
 def batch_data(run: Run) -> list[BatchSeries]:
+    rec = run.recommendation
+    front = set(rec.pareto) if rec else set()
     out = []
     for c in run.candidates:
         if not c.batches:
@@ -276,12 +417,16 @@ def batch_data(run: Run) -> list[BatchSeries]:
                 batch_sizes=sizes,
                 p50_ms_per_batch=[c.batches[b].p50_ms for b in sizes],
                 rows_per_s=[c.batches[b].rows_per_s for b in sizes],
+                pareto=c.key in front,
+                recommended=bool(rec and rec.key == c.key),
             )
         )
     return out
 
 
-def batch_figure(series: list[BatchSeries]) -> Any:
+def batch_figure(series: list[BatchSeries], selected: str | None = None) -> Any:
+    """Latency and throughput per batch size. The Pareto front, the pick and the selection are drawn;
+    the others are in the legend, a click away (all of them at once would be a tangle of lines)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -295,12 +440,21 @@ def batch_figure(series: list[BatchSeries]) -> Any:
     )
     for s in series:
         colour = FAMILY_COLOURS.get(s.family, "#17becf")
-        common = {"mode": "lines+markers", "name": s.key, "legendgroup": s.key, "line": {"color": colour}}
+        shown = s.pareto or s.recommended or s.key == selected or len(series) <= 6
+        common = {
+            "mode": "lines+markers",
+            "name": s.name if len(s.name) <= 28 else s.name[:27] + "…",
+            "legendgroup": s.key,
+            "line": {"color": colour, "width": 4 if s.recommended else 2},
+            "visible": True if shown else "legendonly",
+        }
         figure.add_trace(go.Scatter(x=s.batch_sizes, y=s.p50_ms_per_batch, **common), row=1, col=1)
         figure.add_trace(go.Scatter(x=s.batch_sizes, y=s.rows_per_s, showlegend=False, **common), row=1, col=2)
     figure.update_xaxes(type="log", title_text="batch size (rows)")
     figure.update_yaxes(type="log")
-    figure.update_layout(height=420, margin={"t": 40})
+    figure.update_layout(
+        height=460, margin={"t": 40}, legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}
+    )
     return figure
 
 

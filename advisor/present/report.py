@@ -113,6 +113,35 @@ def _deployment_section(run: Run) -> str:
     return "".join(html_parts)
 
 
+def _methods_section(view: RunView) -> str:
+    """How each figure was obtained, each distinct method said once with the candidates it applies to
+    ('every candidate' when all share it), by figure in reading order."""
+    everyone = len(view.methods)
+    statuses = {m.key: m.status for m in view.methods}
+    parts = []
+    for label in dict.fromkeys(group.label for group in view.method_groups):
+        items = "".join(
+            "<li><span class='muted'>"
+            + (
+                f"every candidate ({everyone})"
+                if len(group.keys) == everyone and everyone > 1
+                else _e(", ".join(group.keys))
+            )
+            + f"</span>: {_e(group.method)}</li>"
+            for group in view.method_groups
+            if group.label == label
+        )
+        parts.append(f"<h3>{_e(label)}</h3><ul class='methods'>{items}</ul>")
+    unmeasured = [key for key, status in statuses.items() if status != "measured"]
+    if unmeasured:
+        parts.append(
+            "<p class='muted'>Not measured end to end: "
+            + _e(", ".join(f"{key} ({statuses[key]})" for key in unmeasured))
+            + ".</p>"
+        )
+    return "".join(parts)
+
+
 def build_report(run: Run) -> str:
     """The report as one HTML string (about 5 MB: the plotly library is inlined)."""
     view = run_view(run)
@@ -128,7 +157,8 @@ def build_report(run: Run) -> str:
         f"{_e(view.run_id)}, {created}, status {_e(view.status)}.</p>"
     )
 
-    # Recommendation first: it is what stakeholders read.
+    # The summary, then the recommendation: what stakeholders read.
+    parts.append(f"<div class='card summary'><h2>Summary</h2><p>{_e(view.overview)}</p></div>")
     parts.append(_card_section(view))
     if view.helpers:
         parts.append(f"<p class='muted'>{_e(view.helpers)}</p>")
@@ -195,11 +225,6 @@ def build_report(run: Run) -> str:
     from advisor.version import __version__ as advisor_version
 
     parts.append(f"<h2>How it was measured</h2><p>Advisor {_e(advisor_version)}. Hardware: {_e(view.hardware)}.</p>")
-    for candidate in view.methods:
-        items = "".join(f"<li><b>{_e(label)}</b>: {_e(method)}</li>" for label, method in candidate.rows)
-        parts.append(
-            f"<h3>{_e(candidate.name)} <span class='muted'>({_e(candidate.key)}, {_e(candidate.status)})</span></h3>"
-            f"<ul class='methods'>{items}</ul>"
-        )
+    parts.append(_methods_section(view))
     parts.append("</body></html>")
     return "".join(parts)

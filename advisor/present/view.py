@@ -10,6 +10,7 @@ the run's notes. The terminal, the report and the page only lay it out; tests as
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from numbers import Integral
@@ -52,6 +53,20 @@ TEXT_COLUMNS = (FLAGS, "key", "family", "status")
 # The shortlist: the few figures that tell the top candidates apart.
 SHORTLIST_COLUMNS = (FLAGS, "key", "primary", "p99_ms", "rows_per_s", "size_bytes", "usd_per_month", "score")
 SHORTLIST_SIZE = 3
+# The compact table a terminal shows by default (every column with `--all`), with its own shorter
+# headings; the start-up column is the cold start where it was measured, else the warm load.
+COMPACT_COLUMNS: dict[str, str] = {
+    FLAGS: "",
+    "key": "key",
+    "primary": "",
+    INTERVAL: "95% interval",
+    "p99_ms": "p99",
+    "rows_per_s": "rows/s",
+    "size_bytes": "size",
+    "usd_per_month": "cost/month",
+    "cold_start_ms": "cold start",
+    "load_ms": "load",
+}
 FLAG_LEGEND = "Flags: * recommended, P on the Pareto front, ! no skill over the baseline."
 TABLE_NOTE = (
     "Latency: one row end to end, 1 thread; throughput: best batch size, 1 thread; energy and cost are "
@@ -130,6 +145,19 @@ class TableView:
     def recommended(self) -> RowView | None:
         return next((row for row in self.rows if row.recommended), None)
 
+    def compact(self) -> TableView:
+        """The few columns a narrow screen shows (`COMPACT_COLUMNS`), with their short headings: the
+        quality and its interval, p99, rows/s, size, cost a month and one start-up figure."""
+        startup = "cold_start_ms" if "cold_start_ms" in self.keys and self._measured("cold_start_ms") else "load_ms"
+        keys = [key for key in COMPACT_COLUMNS if key not in ("cold_start_ms", "load_ms") or key == startup]
+        chosen = self.select(keys)
+        shorter = tuple(replace(column, short=COMPACT_COLUMNS[column.key] or column.short) for column in chosen.columns)
+        return replace(chosen, columns=shorter)
+
+    def _measured(self, column: str) -> bool:
+        index = self.keys.index(column)
+        return any(row.values[index] is not None for row in self.rows)
+
     def select(self, columns: Iterable[str] = (), rows: Iterable[str] | None = None) -> TableView:
         """Some of the columns (those present, in the order given; all when none are named) and,
         optionally, some of the rows (in the order given); the cells stay as written."""
@@ -179,6 +207,31 @@ class MethodsView:
 
 
 @dataclass(frozen=True)
+class MethodGroup:
+    """One way a figure was obtained, and every candidate it was obtained that way for."""
+
+    label: str  # "latency"
+    method: str
+    keys: tuple[str, ...]
+
+
+def method_groups(methods: Sequence[MethodsView]) -> tuple[MethodGroup, ...]:
+    """The candidates' methods with the identical ones said once: by label in reading order, then
+    each distinct text with the candidates that share it."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for candidate in methods:
+        for label, method in candidate.rows:
+            grouped.setdefault((label, method), []).append(candidate.key)
+    labels = list(dict.fromkeys(label for label, _ in grouped))
+    return tuple(
+        MethodGroup(label, method, tuple(keys))
+        for wanted in labels
+        for (label, method), keys in grouped.items()
+        if label == wanted
+    )
+
+
+@dataclass(frozen=True)
 class RunView:
     """Everything a person reads about a run, gathered once."""
 
@@ -203,6 +256,11 @@ class RunView:
     data_notes: tuple[str, ...] = ()  # what the data check found (the user's columns, named)
     helpers: str = ""  # which candidates trained only as helpers, and why
     failures: tuple[str, ...] = ()  # "mlp: failed: out of memory"
+    overview: str = ""  # one paragraph for a stakeholder: compared, recommended and why, the trade-off, how firm
+
+    @property
+    def method_groups(self) -> tuple[MethodGroup, ...]:
+        return method_groups(self.methods)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -348,6 +406,88 @@ def methods_view(run: Run) -> tuple[MethodsView, ...]:
     return tuple(out)
 
 
+def _trade_off(run: Run, table: TableView, chosen: str) -> str:
+    """The main trade-off in plain words: the recommended candidate against the most accurate, or
+    against the fastest (lowest p99), among the eligible ones."""
+    rec = run.recommendation or run.rank()
+    known = {row.key for row in table.rows}
+    eligible = [
+        k
+        for k in rec.feasible
+        if k in known and table.value(k, "primary") is not None and table.value(k, "p99_ms") is not None
+    ]
+    if chosen not in eligible or len(eligible) < 2:
+        return ""
+    higher = HIGHER_IS_BETTER.get(run.primary_metric, True)
+    sign = 1 if higher else -1
+    best = max(eligible, key=lambda k: sign * table.value(k, "primary"))
+    fastest = min(eligible, key=lambda k: table.value(k, "p99_ms"))
+    name = table.row(chosen).name
+    metric = QUALITY_LABELS.get(run.primary_metric, run.primary_metric)
+
+    def quality(key: str) -> str:
+        return table.cell(key, "primary")
+
+    def p99(key: str) -> str:
+        return table.cell(key, "p99_ms")
+
+    if best != chosen:
+        other = table.row(best).name
+        return (
+            f"The main trade-off: {other} scores higher on {metric} ({quality(best)} against {quality(chosen)}), "
+            f"but {name} answers one row faster (p99 {p99(chosen)} against {p99(best)}) or is better on the other "
+            "priorities."
+        )
+    if fastest != chosen:
+        other = table.row(fastest).name
+        return (
+            f"The main trade-off: {other} answers one row faster (p99 {p99(fastest)} against {p99(chosen)}), but "
+            f"{name} scores higher on {metric} ({quality(chosen)} against {quality(fastest)})."
+        )
+    return (
+        f"{name} is both the most accurate and the fastest eligible candidate: nothing is traded off between the two."
+    )
+
+
+def overview(run: Run, table: TableView, card: Card) -> str:
+    """One paragraph a stakeholder reads in 30 seconds: what was compared, what is recommended and
+    why in plain words, the main trade-off, and how firm the pick is."""
+    families = Counter(row.family for row in table.rows)
+    measured = sum(row.status == "measured" for row in table.rows)
+    dataset = run.dataset
+    rows = dataset.get("rows")
+    compared = (
+        f"{len(table.rows)} candidate models ({', '.join(f'{n} {family}' for family, n in families.items())}) "
+        f"were trained to predict '{dataset.get('target')}' in {dataset.get('name')} "
+        f"({format_quantity(rows, 'count') if rows is not None else '?'} rows, {run.task}); {measured} were "
+        f"measured end to end for the {run.profile.name} target."
+    )
+    if not card.key:
+        return f"{compared} None is recommended: {card.reason}"
+    row = table.row(card.key)
+    metric = QUALITY_LABELS.get(run.primary_metric, run.primary_metric)
+    figures = [f"{metric} {table.cell(card.key, 'primary')}"]
+    if table.value(card.key, INTERVAL) is not None:
+        figures[0] += f" (95% interval {table.cell(card.key, INTERVAL)})"
+    for key, words in (("p99_ms", "p99 latency {} for one row"), ("size_bytes", "{} on disk")):
+        if table.value(card.key, key) is not None:
+            figures.append(words.format(table.cell(card.key, key)))
+    if table.value(card.key, "usd_per_month") is not None:
+        figures.append(f"about {table.cell(card.key, 'usd_per_month')} to run")
+    rec = run.recommendation or run.rank()
+    weights = ", ".join(f"{name} {weight:g}" for name, weight in rec.weights.items() if weight)
+    why = {
+        "most accurate": "it is the most accurate of the eligible candidates",
+        "tied": "its quality is tied with the best, and it does better on the other priorities",
+        "significant difference": "it does best on the priorities set",
+        "no quality weight": "quality was given no weight, and it does best on the other priorities",
+    }.get(card.decided_by, "it does best on the priorities set")
+    recommended = f"Recommended: {row.name}, because {why} ({weights}): {', '.join(figures)}."
+    firm = " ".join(card.stability[:1] + card.stability[-1:] if len(card.stability) > 1 else card.stability)
+    firmness = f"How firm: {firm}" if firm else "How firm: not checked for this run."
+    return " ".join(part for part in (compared, recommended, _trade_off(run, table, card.key), firmness) if part)
+
+
 def run_view(run: Run, card: Card | None = None, with_stability: bool = True) -> RunView:
     """Everything a person reads about `run`, gathered once. Pass `card` when it is already at hand
     (its stability sweep re-ranks a few hundred times)."""
@@ -355,6 +495,7 @@ def run_view(run: Run, card: Card | None = None, with_stability: bool = True) ->
     dataset, split, hw = run.dataset, run.split, run.hardware
     rows = dataset.get("rows")
     table = leaderboard_view(run)
+    card = card if card is not None else recommendation_card(run, with_stability=with_stability)
     return RunView(
         run_id=run.run_id,
         status=run.status,
@@ -371,7 +512,7 @@ def run_view(run: Run, card: Card | None = None, with_stability: bool = True) ->
         profile=f"{run.profile.name} ({run.profile.key})",
         weights=", ".join(f"{name} {weight:g}" for name, weight in rec.weights.items()),
         limits=", ".join(f"{name} {value:g}" for name, value in rec.limits.items()) or "none",
-        card=card if card is not None else recommendation_card(run, with_stability=with_stability),
+        card=card,
         table=table,
         shortlist=shortlist(run, table),
         curve=curve_view(run),
@@ -390,4 +531,5 @@ def run_view(run: Run, card: Card | None = None, with_stability: bool = True) ->
             for c in run.candidates
             if c.status in ("failed", "skipped")
         ),
+        overview=overview(run, table, card),
     )

@@ -1,13 +1,11 @@
-"""Earlier runs: reopen one, delete one."""
+"""Earlier runs: compare two side by side, reopen one, delete one."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import streamlit as st
 
 import advisor
-from app import ui
+from app import run_compare, ui
 
 st.title("Runs")
 runs = ui.visible_runs()
@@ -22,22 +20,12 @@ st.caption(
     "finished (a server restart, a crash) shows as interrupted: open it to resume it."
 )
 
+opened = {r["run_id"]: ui.open_run(r["run_id"]) for r in runs}
 st.dataframe(
-    [
-        {
-            "run": r["run_id"],
-            "created": dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M"),
-            "status": r["status"],
-            "dataset": r["dataset"],
-            "target": r["target"],
-            "task": r["task"],
-            "candidates": r["candidates"],
-            "recommended": r["recommended"],
-        }
-        for r in runs
-    ],
+    [run_compare.run_row(r, opened[r["run_id"]]) for r in runs],
     hide_index=True,
     width="stretch",
+    column_config={"duration (s)": st.column_config.NumberColumn("duration (s)", format="%.1f")},
 )
 labels = {r["run_id"]: f"{r['dataset']} → {r['target']} ({r['status']}, {r['run_id'][:8]})" for r in runs}
 chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_choice")
@@ -66,3 +54,19 @@ with right:
     st.button("Delete", disabled=not confirm, key="runs_delete", on_click=delete, args=(chosen,))
 if st.session_state.get("runs_message"):
     st.error(ui.md(st.session_state["runs_message"]))
+
+st.subheader("Compare two runs")
+ids = [r["run_id"] for r in runs if opened[r["run_id"]] is not None]
+if len(ids) < 2:
+    st.caption("Two runs that can be opened are needed to compare them.")
+else:
+    first, second = st.columns(2)
+    with first:
+        left_id = st.selectbox("First run", ids, index=0, format_func=labels.get, key="compare_a")
+    with second:
+        right_id = st.selectbox("Second run", ids, index=1, format_func=labels.get, key="compare_b")
+    if left_id == right_id:
+        st.caption("Choose two different runs.")
+    else:
+        chosen_runs = {f"{labels[i]}": opened[i] for i in (left_id, right_id)}
+        st.dataframe(run_compare.comparison(chosen_runs), hide_index=True, width="stretch")
