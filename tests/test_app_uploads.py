@@ -50,7 +50,8 @@ WRONG_KINDS = {
 
 
 def _runnable(at: AppTest) -> bool:
-    return any(b.label == "Run the advisor" for b in at.button)
+    """A Run button that can be clicked (it is always drawn; disabled, with the reason beside it)."""
+    return any(b.label == "Run the advisor" and not b.disabled for b in at.button)
 
 
 def _active(at: AppTest) -> str:

@@ -309,9 +309,25 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
                 hoverinfo="skip",
             )
         )
+    beyond = []
     for line in data.limits:
+        values = [p.x if line.axis == "x" else p.y for p in data.points]
+        if not _near(line.value, values, data.x_log if line.axis == "x" else data.y_log):
+            beyond.append(line.label)  # drawing it would squash every point into a corner
+            continue
         draw = figure.add_vline if line.axis == "x" else figure.add_hline
         draw(line.value, line_dash="dot", line_color="#d62728", annotation_text=line.label)
+    if beyond:
+        figure.add_annotation(
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=1.06,
+            showarrow=False,
+            xanchor="right",
+            font={"size": 11, "color": "#d62728"},
+            text="; ".join(beyond) + ": far beyond every candidate, not drawn",
+        )
     recommended = [p for p in data.points if p.recommended]
     if recommended:
         p = recommended[0]
@@ -338,12 +354,28 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
         ("y", data.y_log, [p.y for p in data.points], data.y_range),
     ):
         update = figure.update_xaxes if axis == "x" else figure.update_yaxes
-        if log:
+        positive = [v for v in values if _finite(v) and v > 0]
+        if log and positive:
             ticks = log_ticks(values)
-            update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+            span = [math.log10(min(positive) / 1.3), math.log10(max(positive) * 1.3)]
+            update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], range=span)
+        elif log:
+            update(type="log")
         else:
             update(type="linear", range=list(fixed) if fixed else None)
     return figure
+
+
+def _near(value: float, values: list[float], log: bool) -> bool:
+    """Whether a limit line sits within (or just beyond) the points' span on its axis."""
+    finite = [v for v in values if _finite(v)]
+    if not finite:
+        return False
+    low, high = min(finite), max(finite)
+    if log:
+        return low > 0 and low / 3 <= value <= high * 3
+    pad = (high - low) * 0.25 or abs(high) * 0.1 or 1.0
+    return low - pad <= value <= high + pad
 
 
 def point_label(point: ChartPoint, width: int = 24) -> str:

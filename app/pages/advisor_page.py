@@ -436,8 +436,27 @@ st.download_button(
 
 curve = view.curve
 
+# ----------------------------------------------------------------------------------- share
+st.subheader("Share")
+st.download_button(
+    "Download the report (HTML, opens offline)",
+    data=lambda: advisor.build_report(run),
+    file_name=f"advisor-report-{run.run_id}.html",
+    mime="text/html",
+    key="download_report",
+    on_click="ignore",
+)
+st.caption(
+    "A single file with the data summary, priorities, leaderboard, charts, recommendation and how every "
+    "figure was measured; about 5 MB because the charting library is inside it."
+)
+st.caption(
+    f"To share these results, send this page's address: its `?run={run.run_id}` opens this run, "
+    "ranked with the priorities it was made with, for anyone who can reach this server."
+)
+
 # ----------------------------------------------------------------------------------- more
-names = ["The selected candidate", "Would more rows help?", "Batch size", "CPU and GPU", "Target machine", "Report"]
+names = ["The selected candidate", "Would more rows help?", "Batch size", "CPU and GPU", "Target machine"]
 if not curve:
     names.remove("Would more rows help?")
 tabs = dict(zip(names, st.tabs(names), strict=True))
@@ -573,20 +592,3 @@ with tabs["Target machine"]:
     st.selectbox("Rank on latency and throughput from", ["this machine", *run.devices()], key="rank_device")
     if st.session_state.pop("device_just_imported", False):
         st.success("Imported: choose it above to rank the candidates on its latency and throughput.")
-with tabs["Report"]:
-    st.download_button(
-        "Download the report (HTML, opens offline)",
-        data=lambda: advisor.build_report(run),
-        file_name=f"advisor-report-{run.run_id}.html",
-        mime="text/html",
-        key="download_report",
-        on_click="ignore",
-    )
-    st.caption(
-        "A single file with the data summary, priorities, leaderboard, charts, recommendation and how every "
-        "figure was measured; about 5 MB because the charting library is inside it."
-    )
-    st.caption(
-        f"To share these results, send this page's address: its `?run={run.run_id}` opens this run, "
-        "ranked with the priorities it was made with, for anyone who can reach this server."
-    )
