@@ -322,3 +322,16 @@ def time_left(eta_s: float | None) -> str:
     if eta_s < 60:
         return f"about {max(5, round(eta_s / 5) * 5):.0f} s left"
     return f"about {round(eta_s / 60):.0f} min left"
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _report(run_id: str, ranking: str, _run: advisor.Run) -> str:
+    return advisor.build_report(_run)
+
+
+def report_html(run: advisor.Run) -> str:
+    """The run's HTML report, built once per ranking (about 5 MB, half a second): a download button
+    that holds the bytes always works, where one built on click can miss a click made mid-rerun."""
+    rec = run.recommendation
+    ranking = repr((rec.key, dict(rec.weights), dict(rec.limits), run.settings.get("device"))) if rec else ""
+    return _report(run.run_id, ranking, run)

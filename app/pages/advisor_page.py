@@ -440,7 +440,7 @@ curve = view.curve
 st.subheader("Share")
 st.download_button(
     "Download the report (HTML, opens offline)",
-    data=lambda: advisor.build_report(run),
+    data=ui.report_html(run),
     file_name=f"advisor-report-{run.run_id}.html",
     mime="text/html",
     key="download_report",
