@@ -324,14 +324,13 @@ def time_left(eta_s: float | None) -> str:
     return f"about {round(eta_s / 60):.0f} min left"
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _report(run_id: str, ranking: str, _run: advisor.Run) -> str:
-    return advisor.build_report(_run)
-
-
 def report_html(run: advisor.Run) -> str:
-    """The run's HTML report, built once per ranking (about 5 MB, half a second): a download button
-    that holds the bytes always works, where one built on click can miss a click made mid-rerun."""
+    """The run's HTML report, built once per ranking and kept for this session only (about 5 MB, half a
+    second): a download button that holds the bytes always works, where one built on click can miss a
+    click made mid-rerun."""
     rec = run.recommendation
-    ranking = repr((rec.key, dict(rec.weights), dict(rec.limits), run.settings.get("device"))) if rec else ""
-    return _report(run.run_id, ranking, run)
+    ranking = (run.run_id, repr((rec.key, dict(rec.weights), dict(rec.limits))) if rec else "")
+    kept = st.session_state.get("report_html")
+    if not kept or kept[0] != ranking:
+        kept = st.session_state["report_html"] = (ranking, advisor.build_report(run))
+    return kept[1]

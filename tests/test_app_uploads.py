@@ -242,7 +242,7 @@ def test_in_a_browser_tables_have_no_csv_export_and_a_wrong_file_gets_our_senten
         expect(page.get_by_text("No dataset is active: upload")).to_be_visible()
         _idle(page)
         assert page.get_by_text("files are not allowed").count() == 0
-        assert page.get_by_role("button", name="Run the advisor").count() == 0
+        expect(page.get_by_role("button", name="Run the advisor")).to_be_disabled()  # drawn, with the reason
         page.get_by_role("button", name="Use the bundled sample").click()
         expect(page.get_by_role("button", name="Run the advisor")).to_be_visible()
         expect(page.get_by_text("Using the bundled sample")).to_be_visible()

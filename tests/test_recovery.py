@@ -252,7 +252,7 @@ def test_a_candidate_trained_again_on_resume_keeps_its_compression_label(tmp_pat
         "species",
         store=tmp_path,
         timing=QUICK_TIMING,
-        candidates=["mlp", "mlp-int8", "mlp-sweep"],
+        candidates=["mlp", "mlp-int8", "mlp-sweep", "mlp-small"],  # one after the sweep: the stop lands in training
         progress=progress,
         should_stop=lambda: "mlp-sweep" in trained,
         with_learning_curve=False,
