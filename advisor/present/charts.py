@@ -321,10 +321,10 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
         figure.add_annotation(
             xref="paper",
             yref="paper",
-            x=1,
-            y=1.06,
+            x=0,
+            y=1.07,
             showarrow=False,
-            xanchor="right",
+            xanchor="left",  # the right is plotly's toolbar
             font={"size": 11, "color": "#d62728"},
             text="; ".join(beyond) + ": far beyond every candidate, not drawn",
         )
