@@ -19,6 +19,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -411,6 +412,28 @@ class Store:
             }
             for r in rows
         ]
+
+    def training_costs(self, runs: int = 10) -> dict[str, list[float]]:
+        """Each catalog key's training time in the last `runs` complete runs, relative to the
+        median candidate of its run (the progress display's per-candidate estimates)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.run_id, c.key, json_extract(c.result_json, '$.wall_s.isolated_process') FROM candidates c"
+                " WHERE c.run_id IN (SELECT id FROM runs WHERE status = 'complete' ORDER BY created_at DESC LIMIT ?)",
+                (runs,),
+            ).fetchall()
+        by_run: dict[str, dict[str, float]] = {}
+        for run_id, key, seconds in rows:
+            if isinstance(seconds, (int, float)) and seconds > 0:
+                by_run.setdefault(run_id, {})[key] = float(seconds)
+        costs: dict[str, list[float]] = {}
+        for seconds in by_run.values():
+            if len(seconds) < 3:  # too few candidates to say what a typical one costs
+                continue
+            typical = statistics.median(seconds.values())
+            for key, value in seconds.items():
+                costs.setdefault(key, []).append(value / typical)
+        return costs
 
     def delete_run(self, run_id: str) -> None:
         with self._connect() as db:

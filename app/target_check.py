@@ -1,8 +1,9 @@
 """The target column: the advisor's guess with its reason, a warning when the chosen column looks
 like a row number or a date, and the person's confirmation before a run can start.
 
-A guess from a usual target name ('species', 'price') stands unless it looks wrong; a guess that
-is only "the last column", or any doubtful column, must be confirmed (or another picked) first.
+The target of an uploaded table is confirmed (or another picked) before a run can start, whatever
+the reason for the guess; the bundled sample's target is stated by the sample, so it is asked
+only when the column chosen looks wrong.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def remember_guess(frame: pd.DataFrame, source: str) -> str:
     return guess.column
 
 
-def needs_confirmation(guess: advisor.TargetGuess | None, column: str, doubt: str | None) -> bool:
-    """A doubtful column always does; the guessed column does unless a usual target name picked it."""
+def needs_confirmation(guess: advisor.TargetGuess | None, column: str, doubt: str | None, sample: bool) -> bool:
+    """A doubtful column always does; on an upload, so does the guessed column (a column the
+    person picked themselves is their choice already)."""
     if doubt:
         return True
-    return guess is not None and column == guess.column and not guess.by_name
+    return not sample and guess is not None and column == guess.column
 
 
 def confirm_target(frame: pd.DataFrame, source: str) -> bool:
@@ -42,7 +44,8 @@ def confirm_target(frame: pd.DataFrame, source: str) -> bool:
     doubt = advisor.target_doubt(frame, column)
     if doubt:
         st.warning(ui.md(f"Check the target: {doubt}."))
-    if not needs_confirmation(guess, column, doubt) or st.session_state.get(CONFIRMED) == (source, column):
+    sample = source == ui.SAMPLE_KEY
+    if not needs_confirmation(guess, column, doubt, sample) or st.session_state.get(CONFIRMED) == (source, column):
         return True
     st.button(
         f"Yes, predict '{column}'",

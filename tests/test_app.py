@@ -50,6 +50,8 @@ def _start_run(at: AppTest, families=("linear", "tree")) -> str:
     at.radio(key="thorough").set_value(QUICK)
     at.multiselect(key="families").set_value(list(families))
     at.run()
+    if any(b.key == "confirm_target" for b in at.button):  # an uploaded table's target is confirmed first
+        at.button(key="confirm_target").click().run()
     at.button(key="run_advisor").click()
     at.run()
     return _run_query(at)
@@ -75,6 +77,11 @@ def test_upload_detects_task_and_target():
     assert not at.exception
     assert at.selectbox(key="target").value == "species"
     assert any("multiclass" in m.value for m in at.markdown)
+    # the guess says why, and an uploaded table's target is confirmed before it can run
+    assert any("Guessed target" in c.value and "species" in c.value for c in at.caption)
+    assert at.button(key="run_advisor").disabled
+    at.button(key="confirm_target").click().run()
+    assert not at.button(key="run_advisor").disabled
 
 
 def test_bad_file_shows_one_sentence_not_a_traceback():

@@ -101,7 +101,9 @@ def test_a_refused_upload_leaves_nothing_to_run_until_a_dataset_is_chosen():
 
     at.file_uploader(key="upload").upload("penguins.csv", (DATA / "penguins.csv").read_bytes(), "text/csv")
     at.run()
-    assert "penguins.csv" in _active(at) and "titanic" not in _active(at) and _runnable(at)
+    assert "penguins.csv" in _active(at) and "titanic" not in _active(at) and not _runnable(at)
+    at.button(key="confirm_target").click().run()  # an upload's guessed target is confirmed first
+    assert _runnable(at)
 
     at.file_uploader(key="upload").upload("model.pkl", WRONG_KINDS["model.pkl"])
     at.run()
@@ -123,8 +125,10 @@ def test_a_refused_upload_leaves_nothing_to_run_until_a_dataset_is_chosen():
 
     at.file_uploader(key="upload").upload("penguins.csv", (DATA / "penguins.csv").read_bytes(), "text/csv")
     at.run()
-    assert not at.error and "penguins.csv" in _active(at) and _runnable(at)
+    assert not at.error and "penguins.csv" in _active(at)
     assert at.selectbox(key="target").value == "species"
+    at.button(key="confirm_target").click().run()
+    assert _runnable(at)
 
     at.file_uploader(key="upload").clear()  # removing the file does not silently fall back to the sample
     at.run()
@@ -160,7 +164,9 @@ def test_a_replaced_upload_is_dropped_from_the_session_and_the_caches(monkeypatc
     for name, data in (("first.csv", first), ("second.csv", second)):
         at.file_uploader(key="upload").upload(name, data, "text/csv")
         at.run()
-        assert not at.exception and not at.error and _runnable(at)
+        assert not at.exception and not at.error
+        at.button(key="confirm_target").click().run()
+        assert _runnable(at)
     at.slider(key="weight_size").set_value(4)  # reruns reuse the parsed table: no copy per rerun either
     at.run()
     gc.collect()

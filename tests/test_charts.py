@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 import advisor
-from advisor.present.charts import log_ticks, point_label
+from advisor.present.charts import (
+    ChartPoint,
+    ParetoData,
+    label_positions,
+    log_ticks,
+    point_label,
+)
 
 from conftest import DATA
 
@@ -45,7 +51,9 @@ def test_labels_are_display_names_on_the_front_and_the_pick_only(run: advisor.Ru
     figure = advisor.pareto_figure(data)
     labelled = {t for trace in figure.data for t in (trace.text or ()) if t}
     expected = {point_label(p) for p in data.points if p.pareto or p.recommended}
-    assert labelled == expected and all(" " in label or len(label) > 5 for label in labelled)
+    pick = next(p for p in data.points if p.recommended)
+    assert point_label(pick) in labelled  # names that would overlap are left to the hover, never the pick's
+    assert labelled <= expected and all(" " in label or len(label) > 5 for label in labelled)
     assert not any(p.key in labelled for p in data.points if p.key != p.name)  # names, not keys
 
 
@@ -94,3 +102,28 @@ def test_the_batch_chart_shows_the_front_and_the_pick_the_rest_a_click_away(run:
 def test_charts_draw_in_the_report(run: advisor.Run, tmp_path: Path):
     html = advisor.build_report(run)
     assert "plotly" in html.lower()
+
+
+def test_names_in_a_dense_cluster_do_not_overlap():
+    """Ten front points a hair apart: the pick keeps its name, the others take free places around
+    their points or leave the name to the hover; no two names' boxes overlap."""
+    points = [
+        ChartPoint(f"k{i}", f"Candidate number {i}", "neural", "", "mlp", 0.01 + i * 1e-4, 0.9 + i * 1e-4, True, True,
+                   i == 4, "")
+        for i in range(10)
+    ]  # fmt: skip
+    points.append(ChartPoint("far", "Far away", "tree", "", "tree", 5.0, 0.5, True, True, False, ""))
+    data = ParetoData("p99_ms", "primary", "p99", "accuracy", True, False, points, [])
+    places = label_positions(data, selected="k7")
+    assert places["k4"] == "top center" and "k7" in places and "far" in places
+    assert 2 <= len(places) < len(points)  # some names moved aside, the rest were dropped
+    figure = advisor.pareto_figure(data, selected="k7")
+    shown = [
+        (t, pos)
+        for trace in figure.data
+        for t, pos in zip(trace.text or (), trace.textposition or (), strict=False)
+        if t
+    ]
+    assert len(shown) == len(places)
+    cluster = [place for key, place in places.items() if key != "far"]
+    assert len(cluster) == len(set(cluster)) <= 4  # one name above, below, right and left of the spot at most

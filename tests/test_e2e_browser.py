@@ -234,7 +234,11 @@ def test_upload_run_select_download_share_reopen(server, shots: Path, tmp_path: 
         expect(page.get_by_text(f"Column '{HOSTILE_COLUMN}' is not used")).to_be_visible()  # text, not markup
         _idle(page)
         assert _families(page).count() == families  # the families survived the refused file
+        expect(page.get_by_text("Guessed target:")).to_be_visible()  # the guess, with its reason
+        expect(page.get_by_role("button", name="Run the advisor")).to_be_disabled()  # until it is confirmed
         page.screenshot(path=shots / "03-uploaded.png", full_page=True)
+        page.get_by_role("button", name=re.compile(r"^Yes, predict")).click()
+        expect(page.get_by_role("button", name="Run the advisor")).to_be_enabled()
 
         size = page.locator('[data-testid="stSlider"]').filter(has_text="Model size").get_by_role("slider")
         size.focus()

@@ -123,3 +123,25 @@ def test_the_cli_prints_the_share_the_phase_and_the_time_left(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "[ 37%] Timing one row at a time (interleaved, 12 candidates), about 1 min left"
     assert lines[1].endswith("(1 of 3 runtimes), about 20 s left")
+
+
+def test_training_estimates_come_from_earlier_runs_then_the_prior(tmp_path: Path):
+    """Each candidate's expected training time, in median candidates: what it took in the store's
+    earlier complete runs, else the measured prior (an MLP costs about ten shallow trees), else 1."""
+    from advisor.pipeline.forecast import TRAIN_COST_PRIOR, train_costs
+    from advisor.store import Store
+
+    store = Store(tmp_path)
+    seconds = {"baseline": 1.0, "linear": 2.0, "tree": 2.0, "mlp": 40.0}
+    for run_id in ("AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"):
+        store.create_run(run_id, {"dataset": {"name": "t.csv"}})
+        for position, (key, wall) in enumerate(seconds.items()):
+            store.save_candidate(run_id, key, position, "measured", {"key": key, "wall_s": {"isolated_process": wall}})
+        store.finish_run(run_id, "complete")
+    store.create_run("CCCCCCCCCCCCCCCCCCCCCC", {"dataset": {"name": "t.csv"}})  # unfinished: not history
+    store.save_candidate("CCCCCCCCCCCCCCCCCCCCCC", "mlp", 0, "measured", {"wall_s": {"isolated_process": 1e6}})
+    history = store.training_costs()
+    assert history["mlp"] == [20.0, 20.0] and history["baseline"] == [0.5, 0.5]
+    costs = train_costs(["mlp", "forest", "plug-in"], history)
+    assert costs == {"mlp": 20.0, "forest": TRAIN_COST_PRIOR["forest"], "plug-in": 1.0}
+    assert TRAIN_COST_PRIOR["mlp"] > 5 * TRAIN_COST_PRIOR["tree"]

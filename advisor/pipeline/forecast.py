@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from advisor.measure.timing import TimingConfig
@@ -46,6 +46,27 @@ FIRST_CALL_FACTOR = 7.0  # a first call after loading costs this many steady cal
 ROWS_PER_FIRST_CALL = 64  # a batch costs one first call per this many rows
 COLD_START_PRIOR_S = 4.0  # a fresh Python process importing one runtime's libraries, before one is seen
 ARTIFACT_LOAD_PRIOR_S = 0.2  # the timing child loading one artifact, when the warm load was not measured
+
+# Each default candidate's training time relative to the median candidate of its run (the median
+# over seven default runs: adult, california_housing, diamonds, digits, diabetes, penguins,
+# titanic; bench/out/decision_runs). Runs in the store refine them (`Store.training_costs`).
+TRAIN_COST_PRIOR: dict[str, float] = {
+    "baseline": 0.7, "linear": 0.6, "tree": 0.5, "lightgbm-fast": 0.9, "lightgbm": 1.4, "forest": 6.5,
+    "mlp": 8.8, "mlp-fp16": 0.6, "mlp-bf16": 0.6, "mlp-int8": 0.8, "mlp-int4": 0.6, "mlp-ternary": 0.5,
+    "mlp-binary": 0.5, "mlp-int4-qat": 6.6, "mlp-ternary-qat": 7.1, "mlp-binary-qat": 7.5, "mlp-sweep": 0.9,
+    "mlp-prune50": 0.7, "mlp-prune50-ft": 7.4, "mlp-prune80": 0.8, "mlp-prune80-ft": 9.1, "mlp-prune90": 0.7,
+    "mlp-prune90-ft": 8.8, "mlp-neurons50": 0.6, "mlp-neurons50-ft": 7.4, "mlp-half": 9.6, "mlp-small": 7.0,
+    "mlp-narrow": 8.9, "mlp-lowrank": 10.5, "mlp-gzip": 0.7, "mlp-huffman": 0.7, "ensemble": 1.1,
+    "distill-mlp": 11.5, "distill-tree": 0.9,
+}  # fmt: skip
+
+
+def train_costs(keys: Sequence[str], history: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Each candidate's expected training time in units of the median candidate's: the median of
+    what it took in earlier runs in the store (`history`), else the prior measured above, else 1."""
+    return {
+        key: statistics.median(history[key]) if history.get(key) else TRAIN_COST_PRIOR.get(key, 1.0) for key in keys
+    }
 
 
 def timing_steps(

@@ -36,6 +36,7 @@ from advisor.results import CandidateResult, Run
 SINGLE_ROW_INPUTS = 200
 TIMING_BASE_S = 120.0  # the timing process's time limit: this, plus the next per candidate
 TIMING_PER_CANDIDATE_S = 60.0
+RECENT_STEPS = 8  # the time left is scaled by what the last this-many steps took against their price
 TICK = "tick"  # the timing child's message at the start of each round (see `forecast.timing_steps`)
 
 
@@ -113,7 +114,8 @@ def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str 
         )
 
     # The child's work in steps, each priced up front and ending at its next message; the seconds
-    # the finished steps really took scale the estimate of the rest.
+    # the last few finished steps really took against their price scale the estimate of the rest
+    # (recent steps: the single-row rounds and the batch rounds are priced from different models).
     startups = [run.candidate(k).startup for k in keys]
     steps = timing_steps(
         config,
@@ -125,14 +127,17 @@ def time_all(session: Session, predictors: dict[str, Artifact], measure_on: str 
     shown = {"phase": "latency", "message": f"Loading the {len(keys)} artifacts to time"}
     done = [0]
     started = [0.0]  # when the timing itself started, after any wait for the lock
+    ended: list[float] = []  # when each finished step ended
 
     def on_message(text: str) -> None:
         phase, _, message = text.partition("\t")
         done[0] = min(done[0] + 1, len(steps))
         if phase != TICK:
             shown.update(phase=phase, message=message)
-        spent = report.elapsed() - started[0]
-        priced = sum(steps[: done[0]])
+        ended.append(report.elapsed())
+        recent = max(0, done[0] - RECENT_STEPS)
+        spent = ended[-1] - (ended[recent - 1] if recent else started[0])
+        priced = sum(steps[recent : done[0]])
         scale = min(max(spent / priced, 0.1), 50.0) if priced > 0 and spent > 0 else 1.0
         report.left("timing", scale * sum(steps[done[0] :]))
         report("timing", shown["message"], phase=shown["phase"], done=done[0], total=len(steps), unit="steps")

@@ -24,7 +24,7 @@ from advisor.execute.isolate import Finished, WorkFailed
 from advisor.execute.worker import CandidateOutput, CandidateTask, predictor_from_files
 from advisor.measure import hardware
 from advisor.pipeline.curve import CURVE_FRACTIONS
-from advisor.pipeline.forecast import COLD_START_PRIOR_S, curve_prior_s, timing_steps
+from advisor.pipeline.forecast import COLD_START_PRIOR_S, curve_prior_s, timing_steps, train_costs
 from advisor.pipeline.prepare import run_context
 from advisor.pipeline.progress import Cancelled
 from advisor.pipeline.session import Session
@@ -61,15 +61,20 @@ def train_all(session: Session) -> dict[str, Artifact]:
     running: dict[Any, CandidateSpec] = {}
 
     settled_here = 0  # this session's candidates: a resumed run's earlier ones took no time here
+    costs = train_costs([s.key for s in specs], store.training_costs())  # in median candidates
+    cost_done = 0.0  # of those trained in this session
 
     def settle(spec: CandidateSpec, result: CandidateResult) -> None:
-        nonlocal settled_here
+        nonlocal settled_here, cost_done
         store.save_candidate(run.run_id, spec.key, position[spec.key], result.status, result.to_dict())
         finished = sum(c.status not in ("pending", "running") for c in run.candidates)
         settled_here += 1
-        mean = (time.perf_counter() - t_phase) / settled_here
+        if "isolated_process" in result.wall_s or result.status == "failed":  # it took time to train (or fail)
+            cost_done += costs[spec.key]
         coming = [s for s in specs if run.candidates[position[s.key]].status in ("pending", "running")]
-        report.left("training", sum(_expected_s(run, s, mean) for s in coming))
+        if cost_done > 0:  # seconds per median candidate so far, times what is still to come
+            per_cost = (time.perf_counter() - t_phase) / cost_done
+            report.left("training", per_cost * sum(costs[s.key] for s in coming))
         expect_later_phases(session)
         report(
             "train",
@@ -101,7 +106,9 @@ def train_all(session: Session) -> dict[str, Artifact]:
             for spec in list(waiting):  # start what is ready, while the backend has room
                 if len(running) >= backend.slots:
                     break
-                if not all(k in stored for k in spec.depends_on):
+                if not all(k in stored for k in spec.depends_on) or any(
+                    k in position and run.candidates[position[k]].status in ("pending", "running") for k in spec.pool
+                ):  # its pool is waited for, not required: whatever of it trained is passed on
                     continue
                 waiting.remove(spec)
                 result = run.candidates[position[spec.key]]
@@ -135,7 +142,7 @@ def train_all(session: Session) -> dict[str, Artifact]:
                     spec=spec,
                     specs=specs_by_key,
                     context=str(context_path),
-                    dependencies={k: stored[k][0] for k in spec.depends_on},
+                    dependencies={k: stored[k][0] for k in (*spec.depends_on, *spec.pool) if k in stored},
                     device=device if "torch" in spec.requires else "cpu",
                     threads=threads,
                     options=dict(options),
@@ -255,13 +262,6 @@ def refresh_artifacts(run: Run, stored: Mapping[str, tuple[dict[str, bytes], Pre
         result = run.candidate(key)
         if result.artifact:
             write_artifact(result.artifact, files, predictor, _artifact_metrics(run, result))
-
-
-def _expected_s(run: Run, spec: CandidateSpec, mean: float) -> float:
-    """A candidate's training time before it ran: the mean so far, or for one whose builder trains
-    others again (an ensemble's members, a distilled model's cross-fitted teacher: its `uses`) what
-    those took together, if more."""
-    return max(mean, sum(run.candidate(key).wall_s.get("isolated_process", mean) for key in spec.uses))
 
 
 def expect_later_phases(session: Session) -> None:

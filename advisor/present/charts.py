@@ -263,6 +263,7 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
                 hoverinfo="skip",
             )
         )
+    placed = label_positions(data, selected)
     groups = sorted({getattr(p, colour_by) for p in data.points})
     lineage_colour = {g: LINEAGE_COLOURS[i % len(LINEAGE_COLOURS)] for i, g in enumerate(groups)}
     for group in groups:
@@ -277,8 +278,8 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
                 mode="markers+text",
                 name=group,
                 # display names on the front and the pick (and the selection); the rest on hover
-                text=[point_label(p) if (p.pareto or p.recommended or p.key == selected) else "" for p in members],
-                textposition="top center",
+                text=[point_label(p) if p.key in placed else "" for p in members],
+                textposition=[placed.get(p.key, "top center") for p in members],
                 customdata=[[p.key] for p in members],
                 hovertext=[p.hover + _edge_note(p, data) for p in members],
                 hoverinfo="text",
@@ -376,6 +377,59 @@ def _near(value: float, values: list[float], log: bool) -> bool:
         return low > 0 and low / 3 <= value <= high * 3
     pad = (high - low) * 0.25 or abs(high) * 0.1 or 1.0
     return low - pad <= value <= high + pad
+
+
+# The plot area and a label's letters in pixels, roughly (the app draws the chart about this size):
+# enough to tell which labels would overlap.
+PLOT_PX = (620.0, 380.0)
+CHAR_PX, LINE_PX, GAP_PX = 6.5, 14.0, 9.0
+LABEL_PLACES = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(data: ParetoData, selected: str | None = None) -> dict[str, str]:
+    """Where each labelled point's name goes (plotly's textposition), so that no two names overlap:
+    the pick first, then the selection, then the front left to right, each taking the first free
+    place above, below, right or left of its point; a name with no free place is left to the hover."""
+
+    def scale(values: list[float], log: bool, fixed: tuple[float, float] | None) -> Any:
+        finite = [math.log10(v) if log else v for v in values if _finite(v) and (v > 0 or not log)]
+        low, high = fixed if fixed and not log else (min(finite, default=0.0), max(finite, default=1.0))
+        span = (high - low) or 1.0
+
+        def to_px(value: float, size: float) -> float:
+            if not _finite(value) or (log and value <= 0):
+                return 0.0
+            return ((math.log10(value) if log else value) - low) / span * size
+
+        return to_px
+
+    to_x = scale([p.x for p in data.points], data.x_log, data.x_range)
+    to_y = scale([p.y for p in data.points], data.y_log, data.y_range)
+    labelled = [p for p in data.points if p.pareto or p.recommended or p.key == selected]
+    labelled.sort(key=lambda p: (not p.recommended, p.key != selected, p.x if _finite(p.x) else 0.0))
+    taken: list[tuple[float, float, float, float]] = []
+    places: dict[str, str] = {}
+    for point in labelled:
+        x = to_x(_clamped(point.x, data.x_range), PLOT_PX[0])
+        y = to_y(_clamped(point.y, data.y_range), PLOT_PX[1])
+        width, height = len(point_label(point)) * CHAR_PX, LINE_PX
+        boxes = {
+            "top center": (x - width / 2, y + GAP_PX, x + width / 2, y + GAP_PX + height),
+            "bottom center": (x - width / 2, y - GAP_PX - height, x + width / 2, y - GAP_PX),
+            "middle right": (x + GAP_PX, y - height / 2, x + GAP_PX + width, y + height / 2),
+            "middle left": (x - GAP_PX - width, y - height / 2, x - GAP_PX, y + height / 2),
+        }
+        for place in LABEL_PLACES:
+            box = boxes[place]
+            if not any(_overlap(box, other) for other in taken):
+                taken.append(box)
+                places[point.key] = place
+                break
+    return places
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def point_label(point: ChartPoint, width: int = 24) -> str:

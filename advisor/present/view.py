@@ -52,7 +52,7 @@ TABLE_COLUMNS: dict[str, str] = {
 TEXT_COLUMNS = (FLAGS, "key", "family", "status")
 # The shortlist: the few figures that tell the top candidates apart.
 SHORTLIST_COLUMNS = (FLAGS, "key", "primary", "p99_ms", "rows_per_s", "size_bytes", "usd_per_month", "score")
-SHORTLIST_SIZE = 3
+SHORTLIST_SIZE = 5
 # The compact table a terminal shows by default (every column with `--all`), with its own shorter
 # headings; the start-up column is the cold start where it was measured, else the warm load.
 COMPACT_COLUMNS: dict[str, str] = {

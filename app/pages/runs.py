@@ -7,6 +7,8 @@ import streamlit as st
 import advisor
 from app import run_compare, ui
 
+OPENED = 20  # runs opened for the table's figures and the comparison
+
 st.title("Runs")
 runs = ui.visible_runs()
 if not runs:
@@ -20,9 +22,11 @@ st.caption(
     "finished (a server restart, a crash) shows as interrupted: open it to resume it."
 )
 
-opened = {r["run_id"]: ui.open_run(r["run_id"]) for r in runs}
+# The newest runs are opened for their figures (opening one reads all its candidates); older ones
+# are listed from the store's index, their figures blank, and open when picked below.
+opened = {r["run_id"]: ui.open_run(r["run_id"]) for r in runs[:OPENED]}
 st.dataframe(
-    [run_compare.run_row(r, opened[r["run_id"]]) for r in runs],
+    [run_compare.run_row(r, opened.get(r["run_id"])) for r in runs],
     hide_index=True,
     width="stretch",
     column_config={"duration (s)": st.column_config.NumberColumn("duration (s)", format="%.1f")},
@@ -56,7 +60,7 @@ if st.session_state.get("runs_message"):
     st.error(ui.md(st.session_state["runs_message"]))
 
 st.subheader("Compare two runs")
-ids = [r["run_id"] for r in runs if opened[r["run_id"]] is not None]
+ids = [r["run_id"] for r in runs if opened.get(r["run_id"]) is not None]
 if len(ids) < 2:
     st.caption("Two runs that can be opened are needed to compare them.")
 else:
