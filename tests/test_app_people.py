@@ -66,6 +66,28 @@ def test_leaderboard_pins_the_pick_with_numbers_that_sort_as_numbers(module_run)
     assert [scores[k] for k in rest] == sorted((scores[k] for k in rest), reverse=True)
 
 
+def test_hiding_compressed_variants_keeps_their_parents_and_the_pick(tmp_path):
+    run = advisor.advise(
+        DATA / "penguins.csv",
+        "species",
+        timing=advisor.QUICK_TIMING,
+        candidates=["linear", "mlp", "mlp-int8", "mlp-binary"],
+        store=tmp_path,
+        with_learning_curve=False,
+    )
+    table = advisor.leaderboard_view(run)
+    every, _ = leaderboard.leaderboard_frame(run, table)
+    hidden, _ = leaderboard.leaderboard_frame(run, table, hide_compressed=True)
+    named = " ".join(every["name"])
+    assert "(mlp-int8)" in named and "(mlp-binary)" in named
+    kept = " ".join(hidden["name"])
+    pick = run.recommendation.key
+    assert "(mlp)" in kept and "(linear)" in kept and f"({pick})" in kept
+    for key in ("mlp-int8", "mlp-binary"):
+        assert (f"({key})" in kept) == (key == pick)  # a compressed pick stays pinned
+    assert len(hidden) == len(every) - sum(k != pick for k in ("mlp-int8", "mlp-binary"))
+
+
 def test_the_page_shows_the_people_leaderboard_with_a_column_picker():
     run = _run()
     at = _open(run.run_id)

@@ -278,7 +278,7 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
                 mode="markers+text",
                 name=group,
                 # display names on the front and the pick (and the selection); the rest on hover
-                text=[point_label(p) if p.key in placed else "" for p in members],
+                text=[_shown_label(p) if p.key in placed else "" for p in members],
                 textposition=[placed.get(p.key, "top center") for p in members],
                 customdata=[[p.key] for p in members],
                 hovertext=[p.hover + _edge_note(p, data) for p in members],
@@ -329,22 +329,10 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
             font={"size": 11, "color": "#d62728"},
             text="; ".join(beyond) + ": far beyond every candidate, not drawn",
         )
-    recommended = [p for p in data.points if p.recommended]
-    if recommended:
-        p = recommended[0]
-        px, py = _clamped(p.x, data.x_range), _clamped(p.y, data.y_range)
-        figure.add_annotation(
-            x=math.log10(px) if data.x_log else px,
-            y=math.log10(py) if data.y_log else py,
-            text="recommended",
-            showarrow=True,
-            arrowhead=2,
-            ay=-40,
-        )
     figure.update_layout(
         xaxis_title=data.x_label,
         yaxis_title=data.y_label,
-        height=520,
+        height=560,
         margin={"t": 30},
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
         legend_title_text=f"{colour_by}; shape: compression (filled: on the Pareto front of the weighted metrics)",
@@ -379,10 +367,12 @@ def _near(value: float, values: list[float], log: bool) -> bool:
     return low - pad <= value <= high + pad
 
 
-# The plot area and a label's letters in pixels, roughly (the app draws the chart about this size):
-# enough to tell which labels would overlap.
-PLOT_PX = (620.0, 380.0)
+# The plot area and a label's letters in pixels, roughly (the app draws the chart beside the
+# selected candidate's figures, about this size): enough to tell which labels would overlap.
+PLOT_PX = (480.0, 300.0)
 CHAR_PX, LINE_PX, GAP_PX = 6.5, 14.0, 9.0
+MARKER_PX = 14.0  # a marker's box, which names keep clear of
+PICK = "★ "  # the recommendation's name starts with this
 LABEL_PLACES = ("top center", "bottom center", "middle right", "middle left")
 
 
@@ -407,12 +397,16 @@ def label_positions(data: ParetoData, selected: str | None = None) -> dict[str, 
     to_y = scale([p.y for p in data.points], data.y_log, data.y_range)
     labelled = [p for p in data.points if p.pareto or p.recommended or p.key == selected]
     labelled.sort(key=lambda p: (not p.recommended, p.key != selected, p.x if _finite(p.x) else 0.0))
-    taken: list[tuple[float, float, float, float]] = []
+
+    def at(point: ChartPoint) -> tuple[float, float]:
+        return to_x(_clamped(point.x, data.x_range), PLOT_PX[0]), to_y(_clamped(point.y, data.y_range), PLOT_PX[1])
+
+    half = MARKER_PX / 2
+    taken = [(x - half, y - half, x + half, y + half) for x, y in map(at, data.points)]
     places: dict[str, str] = {}
     for point in labelled:
-        x = to_x(_clamped(point.x, data.x_range), PLOT_PX[0])
-        y = to_y(_clamped(point.y, data.y_range), PLOT_PX[1])
-        width, height = len(point_label(point)) * CHAR_PX, LINE_PX
+        x, y = at(point)
+        width, height = len(_shown_label(point)) * CHAR_PX, LINE_PX
         boxes = {
             "top center": (x - width / 2, y + GAP_PX, x + width / 2, y + GAP_PX + height),
             "bottom center": (x - width / 2, y - GAP_PX - height, x + width / 2, y - GAP_PX),
@@ -421,15 +415,23 @@ def label_positions(data: ParetoData, selected: str | None = None) -> dict[str, 
         }
         for place in LABEL_PLACES:
             box = boxes[place]
-            if not any(_overlap(box, other) for other in taken):
+            inside = box[0] >= -GAP_PX and box[2] <= PLOT_PX[0] + GAP_PX and -GAP_PX <= box[1] <= box[3] <= PLOT_PX[1]
+            if inside and (point.recommended or not any(_overlap(box, other) for other in taken)):
                 taken.append(box)
                 places[point.key] = place
                 break
+        if point.recommended and point.key not in places:  # the pick is always named
+            taken.append(boxes["bottom center"])
+            places[point.key] = "bottom center"
     return places
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _shown_label(point: ChartPoint) -> str:
+    return PICK + point_label(point) if point.recommended else point_label(point)
 
 
 def point_label(point: ChartPoint, width: int = 24) -> str:

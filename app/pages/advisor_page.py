@@ -370,7 +370,8 @@ with chart_side:
     )
     st.caption(
         "Click a point to select that candidate. Filled markers: on the Pareto front of the weighted metrics; "
-        "dashed line: the front of the two metrics shown; the largest marker is the recommendation."
+        "dashed line: the front of the two metrics shown; the largest marker, its name starting with ★, is the "
+        "recommendation."
     )
 with detail_side:
     st.selectbox("Candidate", keys, key="selected", format_func=lambda k: run.candidate(k).name)
