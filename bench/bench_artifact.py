@@ -2,17 +2,22 @@
 
     python bench/bench_artifact.py
 
-For the linear, tree and LightGBM candidates, one run of the timer (interleaved, 1 thread,
-1,000 calls after 200 warm-up) times three ways of answering one row:
-- pipeline: the same estimator (class and parameters), fitted on the same training rows, behind
-  a plain scikit-learn Pipeline (ColumnTransformer: impute, one-hot, scale) called with a
-  one-row DataFrame: how such models are usually shipped;
+For the linear model, the tree, the forest, LightGBM, the MLP in fp32, fp16, bf16 and int8,
+and the ensemble (LightGBM + MLP), one run of the timer (interleaved, 1 thread, 1,000 calls
+after 200 warm-up) times the ways of answering one row:
+- pipeline (table models only): the same estimator (class and parameters), fitted on the same
+  training rows, behind a plain scikit-learn Pipeline (ColumnTransformer: impute, one-hot,
+  scale) called with a one-row DataFrame: how such models are usually shipped;
 - artifact: the advisor's exported artifact, loaded with load_artifact, given one dict (the
   schema check included);
-- bare: the model alone on a row that is already encoded: numpy for the linear model and the
-  tree, LightGBM's own predict for LightGBM.
-Targets: pipeline / artifact >= 20x; artifact / bare <= 3x. Then the recommended candidate is
-exported, loaded in a fresh Python process, and its test-split predictions compared.
+- fast form: the artifact's compiled model alone on a row that is already encoded (numpy, or
+  LightGBM's C single-row predict);
+- runtime: the model's own runtime on that encoded row as a 1-row matrix (scikit-learn,
+  LightGBM's Booster.predict, torch; the ensemble: each member's);
+- onnx: the artifact's model.onnx in onnxruntime, where it has one.
+Targets: pipeline / artifact >= 20x; artifact within 3x of the model's own runtime; LightGBM's
+artifact within 1.5x of bare onnxruntime. Then the recommended candidate is exported, loaded
+in a fresh Python process, and its test-split predictions compared.
 Writes bench/out/artifact.json.
 """
 
@@ -31,15 +36,20 @@ import advisor  # noqa: E402
 from advisor.deploy.fast import compile_model  # noqa: E402
 from advisor.measure.timing import TimingConfig, measure_single_row, pinned_threads  # noqa: E402
 
-KEYS = ("linear", "tree", "lightgbm")
+KEYS = ("linear", "tree", "forest", "lightgbm", "mlp", "mlp-fp16", "mlp-bf16", "mlp-int8", "ensemble")
+PIPELINES = ("linear", "tree", "forest", "lightgbm")  # the ones a plain scikit-learn Pipeline can hold
 CONFIG = TimingConfig(warmup_calls=200, calls=1000, rounds=10)
 
 
 def onnx_session(path: Path):
-    """The artifact's model.onnx in onnxruntime (1 thread): the bare model, the ONNX way."""
+    """The artifact's model.onnx in onnxruntime (1 thread): the bare model, the ONNX way; None
+    when the artifact has no ONNX form (fp16, bf16 and int8 networks, the ensemble)."""
     import zipfile
 
     import onnxruntime
+
+    if "model.onnx" not in zipfile.ZipFile(path).namelist():
+        return None
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
@@ -53,6 +63,7 @@ def onnx_session(path: Path):
 def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.split.Split) -> object:
     import lightgbm
     from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -79,6 +90,7 @@ def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.spl
     model = {
         "linear": lambda: LogisticRegression(C=params["C"], max_iter=params["max_iter"]),
         "tree": lambda: DecisionTreeClassifier(random_state=0, **params),
+        "forest": lambda: RandomForestClassifier(random_state=0, n_jobs=1, **params),
         "lightgbm": lambda: lightgbm.LGBMClassifier(random_state=0, n_jobs=1, verbose=-1, **params),
     }[key]()
     return make_pipeline(preprocess, model).fit(split.X_train, split.y_train)
@@ -87,7 +99,9 @@ def sklearn_pipeline(key: str, dataset: advisor.Dataset, split: advisor.data.spl
 def main() -> int:
     home = tempfile.mkdtemp()
     data = ROOT / "datasets" / "adult.csv.gz"
-    run = advisor.advise(data, "income", candidates=list(KEYS), store=home, timing=advisor.QUICK_TIMING)
+    run = advisor.advise(
+        data, "income", candidates=list(KEYS), store=home, timing=advisor.QUICK_TIMING, with_learning_curve=False
+    )
     dataset = advisor.load_dataset(data, "income")
     split = advisor.split_dataset(dataset)
     records = split.X_test.head(200).to_dict(orient="records")
@@ -95,56 +109,80 @@ def main() -> int:
 
     calls, inputs = {}, {}
     artifacts = {k: advisor.load_artifact(advisor.export(run, k, Path(home) / f"{k}.zip")) for k in KEYS}
-    encoded = artifacts["linear"].predictor.encoder.transform(split.X_test.head(200))
+    encoded = list(artifacts["linear"].predictor.encoder.transform(split.X_test.head(200)))
+    matrices = [row[None, :] for row in encoded]
+    kinds = {}
     for key in KEYS:
-        pipeline = sklearn_pipeline(key, dataset, split)
         artifact = artifacts[key]
-        scorer = compile_model(artifact.predictor.model)
         model = artifact.predictor.model
-        calls[f"{key}:pipeline"] = pipeline.predict_proba
-        calls[f"{key}:artifact"] = artifact.predict_proba
-        calls[f"{key}:bare"] = scorer if scorer is not None else (lambda x, m=model: m.scores(x[None, :]))
-        inputs[f"{key}:pipeline"], inputs[f"{key}:artifact"], inputs[f"{key}:bare"] = frames, records, list(encoded)
-        calls[f"{key}:onnx"] = onnx_session(Path(home) / f"{key}.zip")
-        inputs[f"{key}:onnx"] = [row[None, :] for row in encoded]
+        scorer = compile_model(model)
+        onnx = onnx_session(Path(home) / f"{key}.zip")
+        kinds[key] = {
+            "artifact": (artifact.predict_proba, records),
+            "fast": (scorer, encoded),
+            "runtime": (model.scores, matrices),
+            "onnx": ((lambda x, s=onnx: s(x)) if onnx else None, matrices),
+        }
+        if key in PIPELINES:
+            kinds[key]["pipeline"] = (sklearn_pipeline(key, dataset, split).predict_proba, frames)
+        for kind, (call, rows) in kinds[key].items():
+            if call is not None:
+                calls[f"{key}:{kind}"], inputs[f"{key}:{kind}"] = call, rows
     # one timer run, all interleaved; each call gets its own kind of input
     cycling = {name: iter(range(10**9)) for name in calls}
     wrapped = {name: (lambda _, n=name: calls[n](inputs[n][next(cycling[n]) % 200])) for name in calls}
     setters = [a.set_threads for a in artifacts.values()]
     with pinned_threads(1, setters):
         figures = measure_single_row(wrapped, list(range(200)), CONFIG, input_form="its own input kind")
+
+    def us(key: str, kind: str) -> float | None:
+        figure = figures.get(f"{key}:{kind}")
+        return None if figure is None else figure.p50_ms * 1e3
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a / b
+
     rows = []
-    print(
-        f"{'model':<10}{'pipeline':>11}{'artifact':>11}{'bare':>9}{'onnx':>9}{'pipeline/artifact':>19}"
-        f"{'artifact/bare':>15}{'artifact/onnx':>15}"
-    )
+    columns = ("pipeline", "artifact", "fast form", "runtime", "onnx", "pipe/art", "art/runtime", "art/onnx")
+    print(f"{'model':<10}" + "".join(f"{c:>12}" for c in columns) + "  fast path")
     for key in KEYS:
-        p, a, b, o = (figures[f"{key}:{kind}"].p50_ms * 1e3 for kind in ("pipeline", "artifact", "bare", "onnx"))
-        rows.append(
-            {
-                "model": key,
-                "pipeline_us": p,
-                "artifact_us": a,
-                "bare_us": b,
-                "onnx_us": o,
-                "speedup": p / a,
-                "overhead_bare": a / b,
-                "overhead_onnx": a / o,
-            }
+        p, a, f, r, o = (us(key, kind) for kind in ("pipeline", "artifact", "fast", "runtime", "onnx"))
+        check = artifacts[key].predictor.fast_path_check or {}
+        row = {
+            "model": key,
+            "pipeline_us": p,
+            "artifact_us": a,
+            "fast_form_us": f,
+            "runtime_us": r,
+            "onnx_us": o,
+            "speedup": ratio(p, a),
+            "overhead_runtime": ratio(a, r),
+            "overhead_onnx": ratio(a, o),
+            "fast_path": bool(artifacts[key].predictor.fast_single_row),
+            "fast_path_model": check.get("model"),
+            "fast_path_max_relative_difference": check.get("max_relative_difference"),
+        }
+        rows.append(row)
+        cells = [p, a, f, r, o]
+        text = "".join(f"{'-':>12}" if v is None else f"{v:>9.1f} us" for v in cells)
+        text += "".join(
+            f"{'-':>12}" if v is None else f"{v:>11.1f}x" for v in (row["speedup"], ratio(a, r), ratio(a, o))
         )
-        print(f"{key:<10}{p:>8.1f} us{a:>8.1f} us{b:>6.1f} us{o:>6.1f} us{p / a:>18.1f}x{a / b:>14.1f}x{a / o:>14.1f}x")
+        print(f"{key:<10}{text}  {'on' if row['fast_path'] else 'OFF'}: {row['fast_path_model']}")
     print(
-        "p50 of 1,000 interleaved calls each, 1 thread; bare = the model alone on an encoded row (numpy for "
-        "linear and tree, LightGBM's Booster.predict); onnx = the artifact's model.onnx in onnxruntime on an "
-        "encoded row"
+        "p50 of 1,000 interleaved calls each, 1 thread; fast form = the artifact's compiled model alone on an "
+        "encoded row; runtime = the model's own runtime on that row as a 1-row matrix; onnx = the artifact's "
+        "model.onnx in onnxruntime"
     )
     for r in rows:
-        print(
-            f"target {r['model']}: pipeline/artifact {r['speedup']:.1f}x (>= 20x: "
-            f"{'OK' if r['speedup'] >= 20 else 'MISSED'}); artifact within 3x of the bare model: "
-            f"{r['overhead_bare']:.1f}x numpy/native, {r['overhead_onnx']:.1f}x onnxruntime "
-            f"({'OK' if min(r['overhead_bare'], r['overhead_onnx']) <= 3 else 'MISSED'})"
-        )
+        verdicts = [f"artifact / own runtime {r['overhead_runtime']:.2f}x (<= 3x: {_ok(r['overhead_runtime'] <= 3)})"]
+        if r["speedup"] is not None:
+            verdicts.insert(0, f"pipeline / artifact {r['speedup']:.0f}x (>= 20x: {_ok(r['speedup'] >= 20)})")
+        if r["model"] == "lightgbm":
+            verdicts.append(
+                f"artifact / onnxruntime {r['overhead_onnx']:.2f}x (<= 1.5x: {_ok(r['overhead_onnx'] <= 1.5)})"
+            )
+        print(f"target {r['model']}: " + "; ".join(verdicts))
 
     key = run.recommendation.key
     path = advisor.export(run, key, Path(home) / "recommended.zip")
@@ -169,6 +207,10 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     (out / "artifact.json").write_text(json.dumps({"rows": rows, "round_trip_identical": same}, indent=2))
     return 0 if same else 1
+
+
+def _ok(met: bool) -> str:
+    return "OK" if met else "MISSED"
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ def test_families_left_out_make_the_teacher_and_its_members_helpers():
     registry = load_candidates()
     specs, helpers = registry.select_with_helpers(families=["linear", "tree"])
     keys = [s.key for s in specs]
-    assert {"linear", "tree", "distill-tree", "ensemble", "lightgbm", "mlp"} <= set(keys)
+    assert {"linear", "tree", "distill-tree", "ensemble-selected", "lightgbm", "mlp"} <= set(keys)
     assert keys == [k for k in registry.keys() if k in keys]  # catalog order
-    assert set(helpers) == {"ensemble", "lightgbm", "mlp"}
-    assert helpers["ensemble"] == (
+    assert set(helpers) == {"ensemble-selected", "lightgbm", "mlp"}  # the fixed `ensemble` is only in its pool
+    assert helpers["ensemble-selected"] == (
         "trained only because Depth-6 tree distilled from the ensemble (distill-tree) needs it as its teacher; "
         "you left out the ensemble family"
     )
-    assert "(distill-tree) needs it as a member of its teacher" in helpers["mlp"]
+    assert "(ensemble-selected) needs it as an ensemble member, for Depth-6 tree" in helpers["mlp"]
     assert helpers["mlp"].endswith("you left out the neural family")
     assert helpers["lightgbm"].endswith("you left out the boosting family")
     assert "baseline" in keys and "baseline" not in helpers
@@ -46,12 +46,12 @@ def test_an_entry_left_out_by_key_is_a_helper_and_a_chosen_one_never_is():
 
 def test_a_helper_of_a_helper_names_the_chosen_entry_it_serves():
     specs = {s.key: s for s in load_candidates()}
-    student = replace(specs["distill-tree"], uses=())  # needs the ensemble only; the ensemble needs its members
-    registry = Registry([specs["baseline"], specs["lightgbm"], specs["mlp"], specs["ensemble"], student])
+    student = specs["distill-tree"]  # needs the ensemble only; the ensemble needs its members
+    registry = Registry([specs["baseline"], specs["lightgbm"], specs["mlp"], specs["ensemble-selected"], student])
     _, helpers = registry.select_with_helpers(families=["tree"])
     assert helpers["mlp"].startswith(
-        "trained only because Ensemble teacher (LightGBM + MLP averaged) (ensemble) needs it as an ensemble member, "
-        "for Depth-6 tree distilled from the ensemble (distill-tree)"
+        "trained only because Ensemble by selection (weights chosen on validation) (ensemble-selected) needs it as "
+        "an ensemble member, for Depth-6 tree distilled from the ensemble (distill-tree)"
     )
 
 
@@ -61,7 +61,7 @@ def _distill_registry() -> Registry:
     mlp = specs["mlp"]
     small_mlp = replace(mlp, params=dict(mlp.params, hidden=[16], epochs=3))
     small_lgbm = replace(specs["lightgbm"], params=dict(specs["lightgbm"].params, n_estimators=10))
-    return Registry([specs["baseline"], small_lgbm, small_mlp, specs["ensemble"], specs["distill-tree"]])
+    return Registry([specs["baseline"], small_lgbm, small_mlp, specs["ensemble-selected"], specs["distill-tree"]])
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,8 @@ def distill_run(tmp_path_factory):
 
 def test_a_run_records_its_helpers_in_its_settings_and_results(distill_run):
     run, out, home, _ = distill_run
-    assert set(run.settings["helpers"]) == {"lightgbm", "mlp", "ensemble"}
-    assert run.settings["helpers"]["ensemble"].endswith("you left out the ensemble family")
+    assert set(run.settings["helpers"]) == {"lightgbm", "mlp", "ensemble-selected"}
+    assert run.settings["helpers"]["ensemble-selected"].endswith("you left out the ensemble family")
     assert run.candidate("distill-tree").status == "measured"
     assert all(run.candidate(k).status == "measured" for k in run.settings["helpers"])  # trained, as it needs them
     results = json.loads((out / "results.json").read_text())
@@ -101,7 +101,7 @@ def test_the_helpers_are_announced_before_any_candidate_trains(distill_run):
     first_training = next(i for i, e in enumerate(events) if e.stage == "train")
     assert announced < first_training
     message = events[announced].message
-    assert message.startswith("Trained as helpers, never recommended: lightgbm, mlp, ensemble.")
+    assert message.startswith("Trained as helpers, never recommended: lightgbm, mlp, ensemble-selected.")
     assert "you left out the neural family" in message
 
 
@@ -132,7 +132,7 @@ def test_resume_keeps_the_helpers_the_run_first_recorded(tmp_path: Path):
         )
     (listed,) = store.list_runs()
     first = open_run(listed["run_id"], store=store).settings["helpers"]
-    assert set(first) == {"lightgbm", "mlp", "ensemble"}
+    assert set(first) == {"lightgbm", "mlp", "ensemble-selected"}
     events = []
     resumed = resume(listed["run_id"], store=store, timing=QUICK_TIMING, progress=events.append)
     assert resumed.status == "complete"
@@ -150,7 +150,7 @@ def test_the_app_says_which_families_pull_in_helpers():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     (caption,) = [c.value.replace("\\", "") for c in at.caption if "Trained as helpers" in c.value]
-    assert "Ensemble teacher" in caption and "you left out the neural family" in caption
+    assert "Ensemble by selection" in caption and "you left out the neural family" in caption
     at.multiselect(key="families").set_value(["linear"])
     at.run()
     assert not any("Trained as helpers" in c.value for c in at.caption)

@@ -40,6 +40,10 @@ class CandidateSpec:
     parent: str | None = None
     compression: str | None = None
     uses: tuple[str, ...] = ()
+    # Entries the builder uses when this run trains them (an ensemble's candidate pool): they train
+    # first, but unlike `uses` they are never trained as helpers, and a missing, failed or unknown
+    # one is left out.
+    pool: tuple[str, ...] = ()
     default: bool = True
     description: str = ""
 
@@ -201,7 +205,7 @@ class Registry:
         teacher = spec.params.get("teacher")
         if needed == teacher:
             return "its teacher"
-        if needed in (spec.params.get("members") or ()):
+        if needed in (spec.params.get("members") or ()) or (spec.family == "ensemble" and needed in spec.uses):
             return "an ensemble member"
         if needed == spec.parent:
             return "the model it is derived from"
@@ -260,6 +264,7 @@ def load_candidates(path: str | Path | None = None) -> Registry:
                 parent=entry.get("parent"),
                 compression=entry.get("compression"),
                 uses=tuple(entry.get("uses", ())),
+                pool=tuple(entry.get("pool", ())),
                 default=bool(entry.get("default", True)),
                 description=entry.get("description", ""),
             )

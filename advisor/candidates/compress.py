@@ -2,7 +2,7 @@
 
 Low precision (fp16, bf16, int8, 4-bit, ternary, binary), the automatic precision sweep,
 magnitude and neuron pruning with and without fine-tuning, quantisation-aware fine-tuning,
-an ensemble teacher and its distilled students, and lossless storage. Each builder returns a
+an ensemble teacher (its students are built in `distill`), and lossless storage. Each builder returns a
 fitted model that is saved, loaded and measured like any other candidate; what a technique
 does not buy on this hardware is said in the model's `build_notes`.
 """
@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from advisor.candidates.builders import TABLE_BUILDERS, SklearnModel
+from advisor.candidates.builders import SklearnModel
 from advisor.candidates.codecs import NOTES, fake_quantize
-from advisor.candidates.context import Builder, FittedModel, TrainContext
+from advisor.candidates.context import FittedModel, TrainContext
 from advisor.candidates.layers import linear_layers, make_network, require_torch
-from advisor.candidates.networks import TorchModel, architecture_for, build_torch_mlp, fit
+from advisor.candidates.networks import TorchModel, fit
 from advisor.measure.figures import HIGHER_IS_BETTER
 
-# What an ensemble teacher's members may be built with, to cross-fit it for its students.
-MEMBER_BUILDERS: dict[str, Builder] = {**TABLE_BUILDERS, "torch_mlp": build_torch_mlp}
 LADDER = ("fp16", "bf16", "int8", "int4", "ternary", "binary")
 QAT_SCHEMES = {"int4": "int4", "ternary": "ternary", "binary": "binary", "int8": "int8"}
 # Fine-tunes run at least `min_steps` optimiser steps (a few epochs on a large set, more on a
@@ -197,14 +194,22 @@ def _slice(layer: Any, rows: Any = None, cols: Any = None) -> Any:
 
 
 class EnsembleModel:
-    """Several fitted models whose scores are averaged: accurate, and as slow as all of them together."""
+    """Several fitted models whose scores are averaged, with `weights` (by member, summing to one)
+    or equally: accurate, and as slow as all of them together. Artifacts written before weights
+    existed hold none, and load as the equal average they were."""
 
-    def __init__(self, members: dict[str, FittedModel]) -> None:
+    def __init__(self, members: dict[str, FittedModel], weights: dict[str, float] | None = None) -> None:
         self.members = members
+        self.weights = weights
         self.runtime = "+".join(sorted({m.runtime for m in members.values()}))
 
+    def member_weights(self) -> dict[str, float]:
+        weights = getattr(self, "weights", None)
+        return dict(weights) if weights else {key: 1.0 / len(self.members) for key in self.members}
+
     def scores(self, X: np.ndarray) -> np.ndarray:
-        return np.mean([member.scores(X) for member in self.members.values()], axis=0)
+        weights = self.member_weights()
+        return sum(weights[key] * member.scores(X) for key, member in self.members.items())
 
     def set_threads(self, threads: int) -> None:
         for member in self.members.values():
@@ -221,31 +226,6 @@ def build_ensemble(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
     return model
 
 
-def cross_fitted_targets(ctx: TrainContext, teacher: str, folds: int) -> np.ndarray:
-    """The teacher's predictions for every training row from copies trained without that row.
-
-    A teacher scoring its own training rows is overconfident (trees fit them almost exactly),
-    which makes soft targets nearly one-hot; out-of-fold predictions keep the information
-    distillation needs. Cached per teacher, so several students share one cross-fit.
-    """
-    key = ("cross-fit", teacher, folds)
-    if key in ctx.cache:
-        return ctx.cache[key]
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    members = [ctx.specs[m] for m in ctx.specs[teacher].params["members"]]
-    splitter = (StratifiedKFold if ctx.is_classification else KFold)(folds, shuffle=True, random_state=ctx.seed)
-    width = ctx.n_classes if ctx.is_classification else None
-    out = np.zeros((len(ctx.y_train), width) if width else len(ctx.y_train))
-    for fold, (fit_rows, held_rows) in enumerate(splitter.split(ctx.X_train, ctx.y_train)):
-        ctx.report(f"cross-fitting the teacher, fold {fold + 1}/{folds}")
-        sub = replace(ctx, X_train=ctx.X_train[fit_rows], y_train=ctx.y_train[fit_rows], report=lambda m: None)
-        predictions = [MEMBER_BUILDERS[m.builder](m.params, sub).scores(ctx.X_train[held_rows]) for m in members]
-        out[held_rows] = np.mean(predictions, axis=0)
-    ctx.cache[key] = out
-    return out
-
-
 class SoftTreeModel(SklearnModel):
     """A regression tree fitted to the teacher's class probabilities; its leaves hold probabilities."""
 
@@ -258,47 +238,6 @@ class SoftTreeModel(SklearnModel):
             return raw
         raw = np.clip(np.atleast_2d(raw), 0.0, None)
         return raw / np.maximum(raw.sum(axis=1, keepdims=True), 1e-12)
-
-
-def build_distill(params: Mapping[str, Any], ctx: TrainContext) -> FittedModel:
-    """A small student trained to match the teacher's cross-fitted predictions."""
-    teacher = params["teacher"]
-    folds = int(params.get("folds", 2))
-    targets = cross_fitted_targets(ctx, teacher, folds)
-    note = (
-        f"distilled from '{teacher}' on its {folds}-fold cross-fitted predictions for the training rows "
-        "(not its predictions on rows it was trained on)"
-    )
-    if params["student"] == "tree":
-        from sklearn.tree import DecisionTreeRegressor
-
-        tree = DecisionTreeRegressor(
-            max_depth=int(params.get("max_depth", 6)), min_samples_leaf=5, random_state=ctx.seed
-        )
-        tree.fit(ctx.X_train, targets if ctx.is_classification else targets.ravel())
-        model: Any = SoftTreeModel(tree, ctx.task)
-        model.build_notes = [
-            note + f"; a regression tree of depth {params.get('max_depth', 6)} on the teacher's probabilities"
-        ]
-        return model
-    torch = require_torch()
-    torch.manual_seed(ctx.seed)
-    architecture = architecture_for(ctx, params.get("hidden", [32]), float(params.get("dropout", 0.0)))
-    temperature, alpha = float(params.get("temperature", 2.0)), float(params.get("alpha", 0.7))
-    network, y_mean, y_std = fit(
-        make_network(**architecture),
-        ctx,
-        epochs=int(params.get("epochs", 30)),
-        learning_rate=float(params.get("learning_rate", 2e-3)),
-        soft_targets=targets,
-        temperature=temperature,
-        alpha=alpha,
-    )
-    model = TorchModel(network, architecture, ctx.task, y_mean, y_std, trained_on=ctx.device)
-    model.build_notes = [
-        note + f"; loss = {alpha:g} x KL at temperature {temperature:g} + {1 - alpha:g} x hard-label loss"
-    ]
-    return model
 
 
 def teacher_agreement(student_scores: np.ndarray, teacher_scores: np.ndarray, task: str) -> float:

@@ -18,6 +18,12 @@ from advisor.measure.figures import point_metrics
 Builder = Callable[[Mapping[str, Any], "TrainContext"], "FittedModel"]
 
 
+def held_out_key(key: str) -> tuple[str, str]:
+    """Where a candidate refitted on training + validation rows leaves, in the run's shared cache,
+    the validation scores of its model from before the refit (see `TrainContext.validation_scores`)."""
+    return ("held-out validation scores", key)
+
+
 class FittedModel(Protocol):
     runtime: str
 
@@ -59,12 +65,17 @@ class TrainContext(SplitData):
     report: Callable[[str], None] = field(default=lambda message: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
     # For derived candidates: the fitted models trained so far, the catalog entries by key,
-    # the entry being built (its parent and what it uses), user options and a shared cache.
+    # the entry being built (its parent and what it uses), user options (`miss_cost`,
+    # `precision_tolerance_pp`, `budget_s`: the run's time budget, when it has one) and a cache
+    # shared by the run's candidates.
     models: dict[str, Any] = field(default_factory=dict)
     specs: dict[str, Any] = field(default_factory=dict)
     spec: Any = None
     options: dict[str, Any] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)
+    # The fitted encoder, read for the layout of the encoded columns (augmentation keeps a one-hot
+    # group one-hot); None when a builder is called on a bare matrix.
+    encoder: Any = None
 
     @property
     def is_classification(self) -> bool:
@@ -74,9 +85,18 @@ class TrainContext(SplitData):
         """The fitted model this entry derives from (its catalog `parent`)."""
         return self.models[self.spec.parent]
 
-    def validation_metric(self, model: FittedModel) -> float:
+    def validation_scores(self, model: FittedModel, key: str | None = None) -> np.ndarray:
+        """`model`'s scores on the validation split as a model that never learned from those rows
+        gives them: for a candidate (`key`) refitted on training + validation rows, the scores of its
+        model from before the refit (`held_out_key`); for any other, its own. What is chosen on the
+        validation split (a decision threshold, an ensemble's weights) reads them here."""
+        if key is not None and held_out_key(key) in self.cache:
+            return np.asarray(self.cache[held_out_key(key)])
+        return model.scores(self.X_val)
+
+    def validation_metric(self, model: FittedModel, key: str | None = None) -> float:
         """The primary metric on the validation split: what compression steps are judged on."""
-        scores = model.scores(self.X_val)
+        scores = self.validation_scores(model, key)
         miss_cost = self.options.get("miss_cost")
         return point_metrics(self.y_val, scores, self.task, self.n_classes, miss_cost=miss_cost)[self.primary_metric]
 

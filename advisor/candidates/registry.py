@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import importlib
 
-from advisor.candidates import compress
+from advisor.candidates import compress, distill
 from advisor.candidates.builders import TABLE_BUILDERS
 from advisor.candidates.context import Builder
 from advisor.candidates.networks import build_torch_mlp
+from advisor.candidates.tuned import build_lightgbm_tuned
 
 BUILDERS: dict[str, Builder] = {
     **TABLE_BUILDERS,
+    "lightgbm_tuned": build_lightgbm_tuned,
     "torch_mlp": build_torch_mlp,
     # the compression lab (advisor/candidates/compress.py): entries with a parent
     "low_precision": compress.build_low_precision,
@@ -21,7 +23,8 @@ BUILDERS: dict[str, Builder] = {
     "prune": compress.build_prune,
     "prune_neurons": compress.build_prune_neurons,
     "ensemble": compress.build_ensemble,
-    "distill": compress.build_distill,
+    "ensemble_selection": distill.build_ensemble_selection,
+    "distill": distill.build_distill,
 }
 
 

@@ -16,4 +16,6 @@ in the order the data passes through them:
   task and primary metric detected, the advice for a target that cannot be used as it is.
 - `split`: `split_dataset` and `Split`, the train / validation / test rows.
 - `encoder`: the preprocessing that is part of every candidate (impute, encode, scale).
+- `dates`: dates and times as calendar parts: the format learned on the training rows, a batch
+  read by pandas and one record by the standard library, with the same answer.
 """

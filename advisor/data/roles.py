@@ -18,6 +18,11 @@ DROPPED_ROLES = ("id", "leakage", "constant", "empty")
 # The fewest rows a table needs to be split into train, validation and test sets.
 MIN_ROWS = 30
 CATEGORICAL_MAX_UNIQUE = 50
+# Strings with more distinct values are still categorical when they are short codes (tickets,
+# cabins, agent ids, country codes), up to this many: the encoder keeps the most frequent and
+# groups the rare ones. Free text (several words, long strings) is hashed instead.
+CODES_MAX_UNIQUE = 1000
+CODE_MAX_WORDS, CODE_MAX_CHARACTERS = 3, 32
 # The time zone after a time of day: '10:00Z', '10:00:00+01:00', '10:00:00.5-0500'.
 UTC_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -70,6 +75,14 @@ def looks_like_datetime(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.95)
 
 
+def looks_like_codes(present: pd.Series) -> bool:
+    """Short codes rather than free text: nine in ten distinct values have at most 3 words and 32
+    characters ('A/5 21171', 'C23 C25 C27', 'AG-0042'; not a sentence or a description)."""
+    distinct = pd.Series(present.astype(str).unique())
+    short = (distinct.str.split().str.len() <= CODE_MAX_WORDS) & (distinct.str.len() <= CODE_MAX_CHARACTERS)
+    return bool(short.mean() >= 0.9)
+
+
 def utc_offsets(values: pd.Series) -> list[str]:
     """The different time zones written in a column of times ('none' for times without one)."""
     if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
@@ -114,6 +127,8 @@ def column_info(
         return info("id", "a different text in every row: a name or identifier")
     if n_unique <= CATEGORICAL_MAX_UNIQUE:
         return info("categorical")
+    if n_unique <= CODES_MAX_UNIQUE and looks_like_codes(present):
+        return info("categorical", f"{n_unique} distinct short codes: the most frequent kept, rare ones grouped")
     return info("text", f"{n_unique} distinct strings: hashed word counts are used")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+from advisor.data.dates import DATE_FORMATS, EARLIEST_YEAR, LATEST_YEAR
 from advisor.data.encoder import MISSING, CategoricalBlock
 from advisor.deploy.predictor import Predictor
 from advisor.present.text import markdown_code as code
@@ -80,6 +81,10 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     ]
     if candidate.get("parent"):
         lines.append(f"- Derived from {code(candidate['parent'])} by {code(candidate.get('compression'))}.")
+    member_weights = getattr(predictor.model, "member_weights", None)  # an ensemble: what each member counts
+    if callable(member_weights):
+        members = ", ".join(f"{code(key)} {weight:.2f}" for key, weight in member_weights().items())
+        lines.append(f"- An ensemble: its scores are its members' averaged with these weights: {members}.")
     decision = decision_rule(predictor)
     if decision is not None and "threshold" in decision:
         lines.append(
@@ -166,6 +171,7 @@ def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
                 rule="lower-case, tokens \\w+, bucket = crc32(token) % buckets, counts then L2-normalised",
             )
         else:
+            entry.update(date_reading(block.date_format))
             entry.update(
                 parts=["year", "month", "day", "weekday", "hour"],
                 medians=list(block.medians),
@@ -187,4 +193,22 @@ def preprocessing_spec(predictor: Predictor) -> dict[str, Any]:
         },
         "blocks_in_order_after_numeric": blocks,
         "decision": decision_rule(predictor),
+    }
+
+
+def date_reading(date_format: str | None) -> dict[str, Any]:
+    """How a date column's values are read, stated for another runtime."""
+    if date_format is None:  # artifacts from before formats were learned
+        return {
+            "format": None,
+            "rule": "pandas.to_datetime(format='mixed', utc=True), then without the zone; unreadable values are "
+            "missing (imputed with the medians)",
+        }
+    return {
+        "format": date_format,
+        "pattern": DATE_FORMATS[date_format].pattern,
+        "rule": "text, stripped, must match `pattern` entirely, else it is missing (imputed with the medians); it "
+        "is then read with strptime `format` ('ISO8601': ISO 8601, as Python's datetime.fromisoformat reads it), "
+        "converted to UTC when it names a zone and taken as UTC otherwise; weekday 0 is Monday. Dates outside "
+        f"the years {EARLIEST_YEAR}-{LATEST_YEAR} are missing.",
     }

@@ -91,7 +91,11 @@ class Predictor:
         if compiled is None:
             from advisor.deploy.fast import FastEncoder, compile_model
 
-            compiled = self.__dict__["_compiled_paths"] = (FastEncoder(self.encoder), compile_model(self.model))
+            scorer = compile_model(self.model)
+            verified = (getattr(self, "fast_path_check", None) or {}).get("model")
+            if scorer is not None and verified is not None and verified != getattr(scorer, "arithmetic", "numpy"):
+                scorer = None  # checked with another form (saved before this one existed): keep that one
+            compiled = self.__dict__["_compiled_paths"] = (FastEncoder(self.encoder), scorer)
         return compiled
 
     def _record_scores(self, record: Mapping[str, Any], check_types: bool = False) -> np.ndarray:
@@ -112,6 +116,8 @@ class Predictor:
         """Turn on the fast single-row path if, on these rows (a DataFrame), it gives what the
         batch path gives for each row alone: same labels, scores within `tolerance` (relative to
         the score scale for regression)."""
+        self.__dict__.pop("_compiled_paths", None)  # check the fast form compiled now, not one checked before
+        self.fast_path_check = None
         encoded = self.encoder.transform(rows)
         reference = [self.model.scores(encoded[i : i + 1]) for i in range(len(encoded))]
         records = rows.to_dict(orient="records")
@@ -137,7 +143,11 @@ class Predictor:
             )
         except Exception as exc:  # a fast form that cannot score is simply not used
             check.update(enabled=False, error=f"{type(exc).__name__}: {exc}")
-        check["model"] = "numpy" if self._compiled()[1] is not None else f"{self.model.runtime} on one encoded row"
+        compiled = self.__dict__.get("_compiled_paths")  # absent when compiling failed (then disabled above)
+        scorer = None if compiled is None else compiled[1]
+        check["model"] = (
+            getattr(scorer, "arithmetic", "numpy") if scorer is not None else f"{self.model.runtime} on one encoded row"
+        )
         self.fast_single_row = bool(check["enabled"])
         self.fast_path_check = check
         return check

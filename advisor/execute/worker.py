@@ -145,6 +145,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
         spec=spec,
         options=dict(task.options),
         cache=DiskCache(task.cache_dir) if task.cache_dir else {},
+        encoder=context.encoder,
     )
     start = time.perf_counter()
     model = resolve_builder(spec.builder)(spec.params, ctx)
@@ -154,7 +155,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     if context.task == "binary":  # before the fast-path check, which compares labels at this threshold
         predictor.threshold, predictor.threshold_method = choose_threshold(
             np.asarray(context.y_val),
-            model.scores(np.asarray(context.X_val)),
+            ctx.validation_scores(model, spec.key),  # a refitted model's: from before its refit
             context.primary_metric,
             task.options.get("miss_cost"),
             positive_label="class 1" if context.classes is None else str(context.classes[1]),
@@ -167,7 +168,7 @@ def train_candidate(task: CandidateTask, report: Callable[[str], None]) -> Candi
     X_test = np.asarray(context.X_test)
     scores = predictor.model.scores(X_test)
     extra = {}
-    teacher = spec.params.get("teacher") if spec.builder == "distill" else None
+    teacher = getattr(model, "teacher", None) or (spec.params.get("teacher") if spec.builder == "distill" else None)
     if teacher in models:
         extra["teacher_agreement"] = teacher_agreement(scores, models[teacher].scores(X_test), context.task)
     quality = measure_quality(

@@ -175,7 +175,9 @@ def advise(
         "seed": plan.seed,
         "row_budget": plan.row_budget,
         "timing": asdict(plan.timing),
-        "options": user_options(plan.precision_tolerance_pp, miss_cost if dataset.task == "binary" else None),
+        "options": user_options(
+            plan.precision_tolerance_pp, miss_cost if dataset.task == "binary" else None, plan.budget.seconds
+        ),
         "candidate_limits": {"time_s": candidate_limits.time_s, "memory_bytes": candidate_limits.memory_bytes},
         "plan": plan.to_dict(),
     }

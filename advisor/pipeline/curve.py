@@ -86,6 +86,13 @@ def learning_curve(session: Session) -> dict[str, Any] | None:
         if rising
         else f"levelling off from 50% to 100% of the rows ({late:+.4f}): more rows are unlikely to help much"
     )
+    # a candidate refitted on training + validation rows (catalog `refit = true`) adds the validation
+    # rows at every point: the curve's shape still answers the question, its row counts say so
+    refit = (
+        f" Each point, as the candidate itself, was refitted with the {len(split.X_val):,} validation rows added."
+        if spec.params.get("refit")
+        else ""
+    )
     return {
         "key": chosen,
         "name": spec.name,
@@ -96,7 +103,7 @@ def learning_curve(session: Session) -> dict[str, Any] | None:
             f"{spec.name} trained again, isolated, on stratified subsets of 25% and 50% of the {n:,} training rows "
             "(the encoder as fitted on all of them), each scored on the whole test split; 100% is the run's own "
             "figure. 'Still rising' means the last doubling gained at least half what the one before did "
-            "(and at least 0.002)."
+            f"(and at least 0.002).{refit}"
         ),
     }
 

@@ -12,9 +12,12 @@ from advisor.measure.timing import TimingConfig
 from advisor.results import Run
 
 
-def user_options(precision_tolerance_pp: float | None, miss_cost: float | None) -> dict[str, float]:
-    """The user options every candidate's training sees (saved with the run, so `resume` reuses them)."""
-    given = {"precision_tolerance_pp": precision_tolerance_pp, "miss_cost": miss_cost}
+def user_options(
+    precision_tolerance_pp: float | None, miss_cost: float | None, budget_s: float | None = None
+) -> dict[str, float]:
+    """The user options every candidate's training sees (saved with the run, so `resume` reuses them);
+    the time budget is among them for builders that spend a share of it (the tuned LightGBM's search)."""
+    given = {"precision_tolerance_pp": precision_tolerance_pp, "miss_cost": miss_cost, "budget_s": budget_s}
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -40,7 +43,8 @@ def spec_to_dict(spec: CandidateSpec) -> dict[str, Any]:
 
 
 def _spec_from_dict(entry: Mapping[str, Any]) -> CandidateSpec:
-    return CandidateSpec(**{**entry, "requires": tuple(entry["requires"]), "uses": tuple(entry["uses"])})
+    tuples = {name: tuple(entry.get(name, ())) for name in ("requires", "uses", "pool")}  # pool: absent in older runs
+    return CandidateSpec(**{**entry, **tuples})
 
 
 def run_header(run: Run) -> dict[str, Any]:
