@@ -136,8 +136,10 @@ def _idle(page) -> None:
     """Wait until the app has finished its current rerun (the 'Running...' indicator is gone)."""
     from playwright.sync_api import expect
 
-    page.wait_for_timeout(300)
-    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
+    status = page.locator('[data-testid="stStatusWidget"]')
+    for _ in range(2):  # twice: on a loaded machine a rerun can start a moment after the action
+        page.wait_for_timeout(300)
+        expect(status).to_have_count(0, timeout=120_000)
 
 
 FIND_POINT = """

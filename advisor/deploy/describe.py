@@ -81,7 +81,7 @@ def model_card(predictor: Predictor, metrics: Mapping[str, Any]) -> str:
     ]
     if candidate.get("parent"):
         lines.append(f"- Derived from {code(candidate['parent'])} by {code(candidate.get('compression'))}.")
-    member_weights = getattr(predictor.model, "member_weights", None)  # an ensemble: what each member counts
+    member_weights = getattr(getattr(predictor, "model", None), "member_weights", None)  # an ensemble's weights
     if callable(member_weights):
         members = ", ".join(f"{code(key)} {weight:.2f}" for key, weight in member_weights().items())
         lines.append(f"- An ensemble: its scores are its members' averaged with these weights: {members}.")

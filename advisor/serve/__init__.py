@@ -1,0 +1,1 @@
+"""Serving an exported artifact over HTTP, loading it with a measured request rate, and estimating its capacity."""

@@ -1,0 +1,161 @@
+"""Dynamic batching: requests wait in one asyncio queue; one batcher task takes them in batches.
+
+A batch closes when it holds `max_batch_rows` rows or when its oldest request has waited
+`max_wait_ms`, whichever comes first; then the whole batch is answered by one call of `answer`
+in a single worker thread (so the event loop keeps accepting requests, and the model is never
+called from two threads at once). While that call runs, new requests queue up, so a busy server
+forms larger batches by itself. A request is never split: one with more rows than `max_batch_rows`
+is a batch of its own, and one that would overflow the batch being formed opens the next.
+`max_batch_rows=1` means no batching: every request is answered alone.
+
+The batcher knows nothing about models or HTTP: `answer` maps a list of payloads to one outcome
+per payload (a result, or an exception to hand back to that payload's caller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+RECENT = 10_000  # queue waits and batch times kept for the percentiles /metrics reports
+
+
+@dataclass
+class _Pending:
+    payload: Any
+    rows: int
+    enqueued_s: float
+    future: asyncio.Future[Any]
+
+
+class Batcher:
+    """Collect requests into batches and answer each batch in one worker thread.
+
+    Create it, `await start()` inside the serving event loop, `await submit(payload, rows)` per
+    request, `await stop()` at shutdown."""
+
+    def __init__(self, answer: Callable[[list[Any]], Sequence[Any]], max_batch_rows: int, max_wait_ms: float) -> None:
+        self.answer = answer
+        self.max_batch_rows = max_batch_rows
+        self.max_wait_ms = max_wait_ms
+        self.requests = 0
+        self.rows = 0
+        self.batches = 0
+        self.batch_rows: Counter[int] = Counter()  # rows in a batch -> how many batches had that many
+        self.batch_requests: Counter[int] = Counter()  # requests in a batch -> how many batches
+        self.queue_wait_ms: deque[float] = deque(maxlen=RECENT)  # per request: enqueued -> its batch starts
+        self.predict_ms: deque[float] = deque(maxlen=RECENT)  # per batch: the `answer` call
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advisor-predict")
+        self._task = asyncio.create_task(self._run(), name="advisor-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, payload: Any, rows: int) -> Any:
+        """The outcome `answer` gave for this payload (raised when it is an exception)."""
+        assert self._queue is not None, "Batcher.start() was not awaited"
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(payload, rows, time.perf_counter(), future))
+        outcome = await future
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _next_batch(self, carried: _Pending | None) -> tuple[list[_Pending], _Pending | None]:
+        """The next batch, and a request held over for the one after (it would have overflowed)."""
+        assert self._queue is not None
+        first = carried if carried is not None else await self._queue.get()
+        batch, rows = [first], first.rows
+        deadline = first.enqueued_s + self.max_wait_ms / 1e3
+        while rows < self.max_batch_rows:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if rows + item.rows > self.max_batch_rows:
+                return batch, item
+            batch.append(item)
+            rows += item.rows
+        return batch, None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        carried: _Pending | None = None
+        while True:
+            batch, carried = await self._next_batch(carried)
+            batch = [p for p in batch if not p.future.done()]  # callers that went away are not answered
+            if not batch:
+                continue
+            started = time.perf_counter()
+            try:
+                outcomes = list(await loop.run_in_executor(self._executor, self.answer, [p.payload for p in batch]))
+            except Exception as exc:  # `answer` itself failed: every caller in the batch hears of it
+                outcomes = [exc] * len(batch)
+            self._record(batch, started, time.perf_counter())
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(outcome)
+
+    def _record(self, batch: list[_Pending], started_s: float, ended_s: float) -> None:
+        rows = sum(p.rows for p in batch)
+        self.requests += len(batch)
+        self.rows += rows
+        self.batches += 1
+        self.batch_rows[rows] += 1
+        self.batch_requests[len(batch)] += 1
+        self.queue_wait_ms.extend((started_s - p.enqueued_s) * 1e3 for p in batch)
+        self.predict_ms.append((ended_s - started_s) * 1e3)
+
+    def metrics(self) -> dict[str, Any]:
+        """Counts since start; percentiles over the last `RECENT` requests (queue wait) and batches."""
+
+        def percentiles(values: deque[float]) -> dict[str, float | None]:
+            if not values:
+                return {"p50": None, "p99": None, "max": None}
+            array = np.fromiter(values, dtype=float)
+            return {
+                "p50": round(float(np.percentile(array, 50)), 4),
+                "p99": round(float(np.percentile(array, 99)), 4),
+                "max": round(float(array.max()), 4),
+            }
+
+        return {
+            "max_batch_rows": self.max_batch_rows,
+            "max_wait_ms": self.max_wait_ms,
+            "requests": self.requests,
+            "rows": self.rows,
+            "batches": self.batches,
+            "mean_batch_rows": round(self.rows / self.batches, 3) if self.batches else None,
+            "max_batch_rows_seen": max(self.batch_rows, default=0),
+            "max_batch_requests_seen": max(self.batch_requests, default=0),
+            "batches_by_rows": {str(k): v for k, v in sorted(self.batch_rows.items())},
+            "batches_by_requests": {str(k): v for k, v in sorted(self.batch_requests.items())},
+            "queue_wait_ms": percentiles(self.queue_wait_ms),
+            "batch_predict_ms": percentiles(self.predict_ms),
+        }

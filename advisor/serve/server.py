@@ -1,0 +1,384 @@
+"""The HTTP service for an exported artifact (`advisor serve model.zip`), on Starlette and uvicorn.
+
+The contract. `POST /predict` takes a JSON body (`Content-Type: application/json`) that is one
+record (an object of column: value), a list of records, or `{"rows": [records]}`; it answers
+`{"predictions": [...]}`, one per row in order, and for classification also `"classes"` and
+`"probabilities"` (one list per row, in the order of `classes`). One record is predicted on the
+artifact's verified single-row path, a list on its batch path, exactly as
+`load_artifact(path).predict(rows)` does (requests batched together by the server take the batch
+path, which gives the same labels; probabilities agree to 1e-6). A category not seen in training
+is predicted as 'other' and named in `"warnings"`; `POST /predict?strict=true` refuses it
+instead. Every refusal is a 4xx with `{"error": "<one sentence>"}`: 400 a body that is not JSON
+or not records, 404/405 an unknown endpoint or method, 413 a body over `max_body_bytes` (checked
+on Content-Length and on the bytes as they arrive) or more rows than `max_rows`, 415 a content
+type other than JSON, 422 rows the model cannot take (a missing column, text where a number
+belongs); a 5xx is a fault of the server, also one sentence, its details in the server's log.
+The body is only ever parsed as JSON, never unpickled. `GET /health` answers `{"status": "ok",
+"model", "name", "task", "load_s", "uptime_s", "requests_served", "worker_pid"}` (counts are per
+worker process); `GET /schema` the artifact's input schema (columns with types, categories and
+medians; target, task, classes), its decision rule and the limits; `GET /metrics` the health plus
+the batcher's counts and recent percentiles (rows and requests per batch, per-request queue wait,
+batch predict time) and the refusals by status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from advisor.deploy.artifact import Artifact, load_artifact, synthetic_rows
+from advisor.errors import AdvisorError, ConfigError
+from advisor.serve.batcher import Batcher
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+SETTINGS_ENV = "ADVISOR_SERVE_SETTINGS"  # the settings, as JSON, for worker processes (--workers > 1)
+log = logging.getLogger("advisor.serve")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What one server process needs; checked once, here."""
+
+    artifact_path: str
+    max_batch: int = 32  # rows per batch; 1 = no batching
+    max_wait_ms: float = 2.0  # how long the oldest request in a forming batch may wait for more
+    max_body_bytes: int = 1_000_000
+    max_rows: int = 1_000  # rows in one request
+    threads: int = 1  # the model's threads per worker process
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ConfigError(f"--max-batch is {self.max_batch}; give 1 (no batching) or more rows.")
+        if not 0 <= self.max_wait_ms <= 10_000:
+            raise ConfigError(f"--max-wait-ms is {self.max_wait_ms}; give 0 to 10000 milliseconds.")
+        if self.max_body_bytes < 1:
+            raise ConfigError(f"The body limit is {self.max_body_bytes} bytes; give a positive --max-body-mb, e.g. 1.")
+        if self.max_rows < 1:
+            raise ConfigError(f"--max-rows is {self.max_rows}; give 1 or more.")
+        if self.threads < 1:
+            raise ConfigError(f"--threads is {self.threads}; give 1 or more.")
+
+
+class Refused(Exception):
+    """A request the server will not answer: an HTTP status and one sentence for the client."""
+
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.sentence = sentence
+
+
+def _plain(value: Any) -> Any:
+    """A value JSON can carry: numpy scalars as Python ones, a non-finite number as null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _check_values(record: dict[str, Any], where: str) -> None:
+    for column, value in record.items():
+        if isinstance(value, (dict, list)):
+            raise Refused(
+                400, f"Column {column[:40]!r}{where} is {_kind(value)}; a value must be a number, text or null."
+            )
+
+
+class ModelService:
+    """The artifact behind the endpoints: checks a request's rows, answers batches of them."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        started = time.perf_counter()
+        self.artifact: Artifact = load_artifact(settings.artifact_path)  # verified, never trust=True
+        self.artifact.set_threads(settings.threads)
+        # Both paths answer once before the first request does, so it does not pay for compiling them.
+        warm = synthetic_rows(self.artifact.predictor, 2).to_dict(orient="records")
+        self.predict(warm[0])
+        self.predict(warm)
+        self.load_s = time.perf_counter() - started
+        self.batcher = Batcher(self.answer, settings.max_batch, settings.max_wait_ms)
+        self.started_s = time.monotonic()
+        self.refusals: Counter[int] = Counter()
+
+    def records(self, body: Any) -> dict[str, Any] | list[dict[str, Any]]:
+        """The rows of a parsed body: one record (a dict) or a list of them."""
+        if isinstance(body, dict) and set(body) == {"rows"}:
+            body = body["rows"]
+            if not isinstance(body, list):
+                raise Refused(400, f'"rows" is {_kind(body)}; send a list of records, each an object of column: value.')
+        if isinstance(body, dict):
+            _check_values(body, "")
+            return body
+        if not isinstance(body, list):
+            raise Refused(
+                400,
+                f"The body is {_kind(body)}; send one record (an object of column: value), a list of records, or "
+                '{"rows": [records]}.',
+            )
+        if not body:
+            raise Refused(400, "The list of rows is empty; send at least one record.")
+        if len(body) > self.settings.max_rows:
+            raise Refused(
+                413,
+                f"The request has {len(body)} rows, over this server's limit of {self.settings.max_rows}; split it.",
+            )
+        for i, record in enumerate(body):
+            if not isinstance(record, dict):
+                raise Refused(400, f"Row {i} is {_kind(record)}; each row must be an object of column: value.")
+            _check_values(record, f" in row {i}")
+        return body
+
+    def warnings(self, rows: dict[str, Any] | list[dict[str, Any]], strict: bool) -> list[str]:
+        """Refuse rows the model cannot take (422); name unseen categories, refused when `strict`."""
+        found = self.artifact.problems(rows)
+        if found:
+            raise Refused(422, found[0])
+        unseen = self.artifact.problems(rows, strict=True)  # with the rows otherwise fine: only unseen categories
+        if unseen and strict:
+            raise Refused(422, unseen[0].replace("; without strict=True it is treated as 'other'", ""))
+        return [u.replace("without strict=True", "without ?strict=true") for u in unseen]
+
+    def predict(self, rows: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+        """Exactly `load_artifact(path).predict(rows)` (and `predict_proba` for classification)."""
+        labels = self.artifact.predict(rows)
+        answer: dict[str, Any] = {"predictions": [_plain(v) for v in labels]}
+        if self.artifact.task != "regression":
+            answer["classes"] = [_plain(c) for c in self.artifact.classes or []]
+            answer["probabilities"] = [[_plain(p) for p in row] for row in self.artifact.predict_proba(rows).tolist()]
+        return answer
+
+    def answer_alone(self, rows: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any] | Exception:
+        try:
+            return self.predict(rows)
+        except AdvisorError as exc:  # rows the checks let through but the model refused
+            return Refused(422, str(exc))
+        except Exception as exc:
+            log.exception("predicting %d row(s) failed", 1 if isinstance(rows, dict) else len(rows))
+            return Refused(
+                500, f"The model failed on these rows ({type(exc).__name__}); the server logged the details."
+            )
+
+    def answer(self, payloads: list[dict[str, Any] | list[dict[str, Any]]]) -> list[dict[str, Any] | Exception]:
+        """One outcome per request; several requests are predicted as one batch, in a worker thread."""
+        if len(payloads) == 1:
+            return [self.answer_alone(payloads[0])]
+        combined = [r for rows in payloads for r in ([rows] if isinstance(rows, dict) else rows)]
+        try:
+            together = self.predict(combined)
+        except Exception:  # one request's rows spoil the batch: answer each alone, so only it is refused
+            return [self.answer_alone(rows) for rows in payloads]
+        outcomes: list[dict[str, Any] | Exception] = []
+        start = 0
+        for rows in payloads:
+            end = start + (1 if isinstance(rows, dict) else len(rows))
+            outcomes.append({k: v[start:end] if k != "classes" else v for k, v in together.items()})
+            start = end
+        return outcomes
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model": self.artifact.predictor.key,
+            "name": self.artifact.predictor.name,
+            "task": self.artifact.task,
+            "load_s": round(self.load_s, 3),
+            "uptime_s": round(time.monotonic() - self.started_s, 3),
+            "requests_served": self.batcher.requests,
+            "worker_pid": os.getpid(),  # with --workers > 1 each process counts its own requests
+        }
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            **self.artifact.schema,
+            "decision": self.artifact.metrics.get("decision"),
+            "unseen_categories": "predicted as 'other' and named in the answer's warnings; POST /predict?strict=true "
+            "refuses them",
+            "limits": {"max_body_bytes": self.settings.max_body_bytes, "max_rows": self.settings.max_rows},
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            **self.health(),
+            "batching": self.batcher.metrics(),
+            "refused_by_status": {str(k): v for k, v in sorted(self.refusals.items())},
+        }
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to be over `limit` bytes (declared or counted)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise Refused(400, f"The Content-Length header is {declared[:20]!r}, not a number of bytes.")
+        if int(declared) > limit:
+            raise Refused(
+                413, f"The body is {int(declared)} bytes, over this server's limit of {limit}; send fewer rows."
+            )
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise Refused(413, f"The body is over this server's limit of {limit} bytes; send fewer rows.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise Refused(
+            400, f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from None
+    except UnicodeDecodeError:
+        raise Refused(400, "The body is not UTF-8 text, so it is not JSON; send the rows as JSON.") from None
+    except RecursionError:
+        raise Refused(400, "The body's JSON is nested too deeply; send a list of flat records.") from None
+
+
+def create_app(
+    artifact_path: str | Path,
+    max_batch: int = 32,
+    max_wait_ms: float = 2.0,
+    max_body_bytes: int = 1_000_000,
+    max_rows: int = 1_000,
+    threads: int = 1,
+) -> Starlette:
+    """The ASGI app serving this artifact (loaded and verified now, so a bad file fails here)."""
+    settings = ServeSettings(str(artifact_path), max_batch, max_wait_ms, max_body_bytes, max_rows, threads)
+    return _app(ModelService(settings))
+
+
+def app_from_env() -> Starlette:
+    """The app factory uvicorn's worker processes call (`--workers` > 1): settings from `SETTINGS_ENV`."""
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(**settings)
+
+
+def _app(service: ModelService) -> Starlette:
+    import contextlib
+
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def refused(exc: Refused) -> JSONResponse:
+        service.refusals[exc.status] += 1
+        return JSONResponse({"error": exc.sentence}, status_code=exc.status)
+
+    async def predict(request: Request) -> JSONResponse:
+        try:
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != "application/json" and not media.endswith("+json"):
+                raise Refused(
+                    415,
+                    f"Send the rows as JSON with Content-Type: application/json (this one's is {media or 'none'!r}).",
+                )
+            rows = service.records(_parsed(await _body(request, service.settings.max_body_bytes)))
+            strict = request.query_params.get("strict", "").lower() in ("1", "true", "yes")
+            warnings = service.warnings(rows, strict)
+            answer = await service.batcher.submit(rows, 1 if isinstance(rows, dict) else len(rows))
+        except Refused as exc:
+            return refused(exc)
+        return JSONResponse({**answer, "warnings": warnings} if warnings else answer)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse(service.health())
+
+    async def schema(request: Request) -> JSONResponse:
+        return JSONResponse(service.schema())
+
+    async def metrics(request: Request) -> JSONResponse:
+        return JSONResponse(service.metrics())
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        sentence = {
+            404: f"There is no {request.url.path!r} here; the endpoints are POST /predict, GET /health, GET /schema "
+            "and GET /metrics.",
+            405: f"{request.url.path} does not take {request.method}; POST /predict, GET the others.",
+        }.get(exc.status_code, f"The request was refused ({exc.status_code}).")
+        return refused(Refused(exc.status_code, sentence))
+
+    async def server_fault(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "answering %s %s failed: %s (traceback follows)", request.method, request.url.path, type(exc).__name__
+        )
+        service.refusals[500] += 1
+        return JSONResponse({"error": "The server failed on this request; its log has the details."}, status_code=500)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        await service.batcher.start()
+        try:
+            yield
+        finally:
+            await service.batcher.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/predict", predict, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/schema", schema, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_fault},
+        lifespan=lifespan,
+    )
+    app.state.service = service  # the loaded artifact, settings and counters, for tests and embedding
+    return app
+
+
+def run_server(
+    artifact_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    access_log: bool = False,
+    **settings: Any,
+) -> None:
+    """Serve the artifact until interrupted (`settings`: those of `create_app`). With `workers` > 1,
+    uvicorn starts that many processes, each loading the artifact (checked once here first)."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise ConfigError("Serving needs uvicorn and starlette: pip install -r requirements.txt.") from exc
+    if workers < 1:
+        raise ConfigError(f"--workers is {workers}; give 1 or more.")
+    if workers == 1:
+        app: Any = create_app(artifact_path, **settings)
+        uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+        return
+    checked = ServeSettings(str(artifact_path), **settings)
+    load_artifact(checked.artifact_path)  # a bad file is one sentence here, not one per worker
+    os.environ[SETTINGS_ENV] = json.dumps(asdict(checked))
+    uvicorn.run(
+        "advisor.serve.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )

@@ -1,0 +1,158 @@
+"""Serving benchmark on adult: the highest request rate within p99 <= 10 ms, measured and estimated.
+
+    python bench/bench_serving.py [--window 1.0] [--p99-ms 10]
+
+For the linear model, LightGBM and the MLP: one advisor run times them in-process (single-row
+latency and the batch curve), each is exported, served with `python -m advisor serve` (one worker)
+without batching (--max-batch 1) and with dynamic batching (--max-batch 32 --max-wait-ms 2), and
+the load generator (`advisor.load_test`, open loop, Poisson arrivals) finds the highest rate whose
+p99 stays within the bound. Beside it, the capacity estimate from the run's in-process figures
+(`advisor.estimate_capacity`: a simulated queue), with the per-request HTTP overhead measured once:
+the linear model's one-client latency through the server minus its in-process single-row p50.
+Target: estimate / measured between 0.8 and 1.25. The client's CPU share is reported: on a
+machine with few cores the client and the server share them.
+Writes bench/out/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import advisor  # noqa: E402
+from advisor.serve.capacity import capacity_from_result  # noqa: E402
+
+KEYS = ("linear", "lightgbm", "mlp")
+SETTINGS = {"no batching": (1, 0.0), "batch 32, 2 ms": (32, 2.0)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(artifact: Path, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "advisor", "serve", str(artifact), "--port", str(port)]
+    command += ["--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return server, f"{base}/predict"
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"advisor serve {artifact} did not answer /health within 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--window", type=float, default=1.0, help="seconds per measurement window")
+    parser.add_argument("--p99-ms", type=float, default=10.0)
+    args = parser.parse_args()
+
+    home = tempfile.mkdtemp(prefix="bench_serving_")
+    data = ROOT / "datasets" / "adult.csv.gz"
+    timing = advisor.TimingConfig(multithread_batches=False, cold_start=False)
+    run = advisor.advise(data, "income", candidates=list(KEYS), store=home, timing=timing, with_learning_curve=False)
+    split = advisor.split_dataset(advisor.load_dataset(data, "income"))
+    rows = split.X_test.head(2000).reset_index(drop=True)
+
+    out: dict = {"p99_bound_ms": args.p99_ms, "cores": os.cpu_count(), "window_s": args.window, "models": {}}
+    overhead_ms = None
+    table = []
+    for key in KEYS:
+        candidate = run.candidate(key)
+        artifact = advisor.export(run, key, Path(home) / f"{key}.zip")
+        out["models"][key] = {
+            "single_row_ms": {"p50": candidate.latency.p50_ms, "p99": candidate.latency.p99_ms},
+            "batch_p50_ms": {str(b): m.p50_ms for b, m in sorted(candidate.batches.items())},
+            "settings": {},
+        }
+        for label, (max_batch, max_wait_ms) in SETTINGS.items():
+            server, url = _serve(artifact, max_batch, max_wait_ms)
+            try:
+                result = advisor.load_test(url, rows, args.p99_ms, window_s=args.window, max_windows=4)
+            finally:
+                server.terminate()
+                server.wait(10)
+            if overhead_ms is None:  # measured once, on the first model without batching
+                overhead_ms = max(0.0, result.probe.p50_ms - candidate.latency.p50_ms)
+                out["overhead_ms"] = overhead_ms
+                out["overhead_method"] = (
+                    f"{key} served without batching: one closed-loop client's p50 through HTTP "
+                    f"({result.probe.p50_ms:.3g} ms) minus the run's in-process single-row p50 "
+                    f"({candidate.latency.p50_ms:.3g} ms); used for every model"
+                )
+            estimate = capacity_from_result(candidate, args.p99_ms, overhead_ms, max_batch, max_wait_ms)
+            measured = result.max_rps
+            ratio = estimate.max_rps / measured if measured else None
+            found = result.found
+            out["models"][key]["settings"][label] = {
+                "measured": result.to_dict(),
+                "estimate": dataclasses.asdict(estimate),
+                "estimate_over_measured": ratio,
+            }
+            table.append(
+                (
+                    key,
+                    label,
+                    measured,
+                    found.p99_ms if found else None,
+                    estimate.max_rps,
+                    ratio,
+                    max(p.client_cpu_core_share for p in result.curve),
+                    result.client_limited,
+                )
+            )
+            print(
+                f"{key:9} {label:15} measured {measured or 0:8,.0f}/s  estimate {estimate.max_rps:8,.0f}/s", flush=True
+            )
+
+    out["table"] = [
+        dict(
+            zip(
+                ("model", "serving", "measured_rps", "p99_ms", "estimate_rps", "ratio", "client_cpu", "client_limited"),
+                r,
+                strict=True,
+            )
+        )
+        for r in table
+    ]
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / "serving.json").write_text(json.dumps(out, indent=2, default=str))
+    print()
+    print(
+        f"Highest rate with p99 <= {args.p99_ms:g} ms, one server worker, {os.cpu_count()} cores shared with the client"
+    )
+    print(
+        "| model | serving | measured (req/s) | p99 there (ms) | estimate (req/s) | estimate / measured "
+        "| client CPU (max, of a core) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for key, label, measured, p99, estimate, ratio, cpu, limited in table:
+        print(
+            f"| {key} | {label} | {measured or 0:,.0f} | {p99 or float('nan'):.2f} | {estimate:,.0f} | "
+            f"{ratio or float('nan'):.2f} | {cpu:.0%}{' (client-limited)' if limited else ''} |"
+        )
+    print(f"\nHTTP overhead per request: {overhead_ms:.3g} ms ({out['overhead_method']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The load generator against a stand-in server of known capacity, and the capacity estimate
+against queueing results known in closed form."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advisor.serve.capacity import estimate_capacity, fleet_for_peak, fleet_for_profile, simulate_sojourn_ms
+from advisor.serve.client import Endpoint, install_requests, poisson_schedule, run_window
+from advisor.serve.load import LoadClient, json_records, load_test, measure_level
+
+from conftest import PROJECT
+
+
+def _standin(service_ms: float) -> Iterator[str]:
+    server = subprocess.Popen(
+        [sys.executable, str(PROJECT / "tests" / "standin_server.py"), "--service-ms", str(service_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(server.stdout.readline())  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}/predict"
+    finally:
+        server.terminate()
+        server.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server_5ms() -> Iterator[str]:
+    yield from _standin(5.0)
+
+
+@pytest.fixture(scope="module")
+def server_2ms() -> Iterator[str]:
+    yield from _standin(2.0)
+
+
+def _md1_sojourn_p99_ms(rate_per_ms: float, service_ms: float) -> float:
+    """M/D/1: P(wait <= t) = (1 - rho) sum_{k <= t/D} (lambda (kD - t))^k / k! e^{-lambda (kD - t)}
+    (Erlang's formula); the 99th percentile of wait + D, by bisection."""
+    rho = rate_per_ms * service_ms
+
+    def cdf(t: float) -> float:
+        total = 0.0
+        for k in range(int(t // service_ms) + 1):
+            x = rate_per_ms * (k * service_ms - t)
+            total += x**k / math.factorial(k) * math.exp(-x)
+        return (1 - rho) * total
+
+    low, high = 0.0, 40 * service_ms
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < 0.99 else (low, middle)
+    return low + service_ms
+
+
+def test_the_poisson_schedule_has_the_requested_mean_rate():
+    times = poisson_schedule(500.0, 20.0, seed=3)
+    assert abs(len(times) - 10_000) < 4 * math.sqrt(10_000)
+    gaps = np.diff(times)
+    assert gaps.mean() == pytest.approx(1 / 500, rel=0.05)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, abs=0.05)  # exponential gaps: coefficient of variation 1
+    assert times.min() >= 0 and times.max() < 20.0
+    assert np.array_equal(times, poisson_schedule(500.0, 20.0, seed=3))  # drawn up front, reproducible
+
+
+def test_records_are_sent_as_json_safe_values():
+    rows = pd.DataFrame({"a": [1.5, np.nan], "b": ["x", None]})
+    assert json_records(rows) == [{"a": 1.5, "b": "x"}, {"a": None, "b": None}]
+
+
+def test_latency_is_counted_from_the_scheduled_send_time(server_5ms):
+    endpoint = Endpoint.parse(server_5ms)
+    install_requests([endpoint.request(b"{}")])  # this process plays the client's worker
+    light = run_window(endpoint, "open", 20.0, 1.0, time.time(), 1.0, seed=1)
+    assert not light["errors"] and light["sent"] > 5
+    assert 4.5 <= np.median(light["latencies_ms"]) <= 9.0  # about the service time at low load
+    # At 1.5x capacity the queue grows through the window: latency from the schedule shows it,
+    # where a client that waited for each answer (coordinated omission) would still see ~5 ms.
+    heavy = run_window(endpoint, "open", 300.0, 0.5, time.time(), 2.0, seed=2)
+    assert np.percentile(heavy["latencies_ms"], 99) > 60.0
+    closed = run_window(endpoint, "closed", 1, 0.3, time.time(), 1.0, seed=0)
+    assert np.median(closed["latencies_ms"]) < 9.0
+
+
+def test_a_level_is_measured_until_two_windows_agree(server_5ms):
+    records = json_records(pd.DataFrame({"a": [1, 2, 3]}))
+    with LoadClient(server_5ms, [str(r).encode() for r in records], processes=1) as client:
+        point = measure_level(client, "open", 50.0, 50.0, window_s=0.4, max_windows=4, min_requests=20)
+    assert point.meets_bound and point.errors == 0
+    assert 2 <= point.windows <= 4 and len(point.window_p99_ms) == point.windows
+    assert point.stable == (point.windows < 4 or point.stable)
+    assert point.achieved_rps == pytest.approx(50.0, rel=0.35)
+    assert 0 <= point.client_cpu_core_share < 1.0
+
+
+def test_the_search_finds_the_capacity_of_a_server_with_a_known_service_time(server_2ms):
+    bound_ms = 20.0
+    rows = pd.DataFrame({"a": np.arange(10.0)})
+    result = load_test(
+        server_2ms,
+        rows,
+        bound_ms,
+        window_s=0.3,
+        max_windows=3,
+        resolution=0.25,
+        timeout_s=0.5,
+        processes=1,
+        min_requests=100,
+    )
+    assert result.body_shape == "record" and result.found is not None and result.max_rps is not None
+    assert result.probe is not None and result.probe.p50_ms == pytest.approx(2.0, abs=1.5)
+    # One worker, deterministic 2 ms: capacity is 500/s; p99 <= 20 ms holds up to about 80% of it
+    # (M/D/1), which is what the estimate simulates. The bounds are wide: two shared cores, short windows.
+    estimate = estimate_capacity(2.0, None, bound_ms, arrivals=30_000)
+    assert 0.5 * estimate.max_rps <= result.max_rps <= min(1.3 * estimate.max_rps, 500.0)
+    assert any(not p.meets_bound for p in result.curve)  # the search saw the bound fail above it
+    plain = result.to_dict()
+    assert plain["found"]["p99_ms"] <= bound_ms and "Poisson" in plain["method"]
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_the_simulated_md1_p99_matches_erlangs_formula(rho):
+    service_ms = 1.0
+    sojourn, busy, mean_batch = simulate_sojourn_ms(rho * 1e3 / service_ms, service_ms, arrivals=100_000, seed=0)
+    assert np.percentile(sojourn, 99) == pytest.approx(_md1_sojourn_p99_ms(rho / service_ms, service_ms), rel=0.06)
+    assert busy == pytest.approx(rho, abs=0.02) and mean_batch == 1.0
+
+
+def test_the_estimate_finds_the_md1_rate_at_the_bound():
+    estimate = estimate_capacity({"p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0}, None, 11.36, arrivals=50_000)
+    # Erlang's formula puts the M/D/1 sojourn p99 at 11.36 ms at rho = 0.8 with D = 1 ms.
+    assert estimate.max_rps == pytest.approx(800.0, rel=0.05)
+    assert estimate.p99_ms <= 11.36 and "M/G/1" in estimate.method
+
+
+def test_batching_raises_capacity_when_the_batch_curve_is_sublinear():
+    curve = {1: 1.0, 16: 3.0, 256: 30.0}  # 16 rows cost 3x one row
+    alone = estimate_capacity(1.0, curve, 10.0, overhead_ms=0.1, arrivals=30_000)
+    batched = estimate_capacity(1.0, curve, 10.0, max_batch=32, max_wait_ms=2.0, overhead_ms=0.1, arrivals=30_000)
+    assert batched.max_rps > 2 * alone.max_rps and batched.mean_batch > 2
+    linear = {1: 1.0, 16: 16.0, 256: 256.0}  # no economy of scale: batching buys nothing
+    no_gain = estimate_capacity(1.0, linear, 10.0, max_batch=32, max_wait_ms=2.0, overhead_ms=0.1, arrivals=30_000)
+    assert no_gain.max_rps <= 1.1 * alone.max_rps
+
+
+def test_the_workers_needed_for_a_peak_and_their_cost():
+    fleet = fleet_for_peak(1000.0, 300.0, cores_per_machine=2, usd_per_hour_per_machine=0.1)
+    assert fleet.workers == 4 and fleet.machines == 2
+    assert fleet.usd_per_month == pytest.approx(2 * 0.1 * 730)
+    assert fleet_for_peak(600.0, 300.0, 2, 0.1).workers == 2  # exactly at capacity: no spare worker
+    import advisor
+
+    cloud = fleet_for_profile(100.0, 1000.0, advisor.get_target("cloud-cpu"))
+    assert cloud.workers == 1 and cloud.machines == 1 and "ceil" in cloud.method
+    with pytest.raises(ValueError):
+        fleet_for_peak(10.0, 0.0, 2, 0.1)
