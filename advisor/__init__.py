@@ -9,6 +9,8 @@ A plain library (it never imports streamlit). The surface:
     advisor.export(run, run.recommendation.key, "model.zip")   # a verified, deployable artifact
     model = advisor.load_artifact("model.zip")
     model.predict({"island": "Biscoe", ...})
+    advisor.run_server("model.zip", port=8000)   # POST /predict over HTTP, batched (advisor.serve.server)
+    advisor.load_test("http://127.0.0.1:8000/predict", rows, p99_bound_ms=10).max_rps   # measured under load
 """
 
 from advisor.candidates.catalog import (
@@ -41,7 +43,7 @@ from advisor.measure.figures import HIGHER_IS_BETTER
 from advisor.measure.timing import QUICK_TIMING, TimingConfig
 from advisor.objectives import LIMITS, OBJECTIVES
 from advisor.pipeline.advise import advise, open_run, resume
-from advisor.pipeline.plan import Budget, RunPlan
+from advisor.pipeline.plan import Budget, RunPlan, ServeCheck
 from advisor.pipeline.progress import ProgressEvent
 from advisor.present.card import Card, card_lines, recommendation_card
 from advisor.present.charts import AXES, batch_data, batch_figure, pareto_data, pareto_figure, selected_key
@@ -49,6 +51,7 @@ from advisor.present.explain import helpers_message
 from advisor.present.numbers import format_quantity
 from advisor.present.report import build_report
 from advisor.present.rows import figure_rows
+from advisor.present.serving_chart import serving_data, serving_figure, serving_rows
 from advisor.present.text import terminal_safe
 from advisor.present.view import RunView, TableView, leaderboard_view, run_view
 from advisor.rank.pareto import (
@@ -61,6 +64,9 @@ from advisor.rank.pareto import (
 )
 from advisor.rank.significance import Significance, significance_for
 from advisor.results import LEADERBOARD_COLUMNS, CandidateResult, Run
+from advisor.serve.capacity import CapacityEstimate, FleetEstimate, estimate_capacity, fleet_for_peak
+from advisor.serve.load import LoadPoint, LoadResult, load_test
+from advisor.serve.server import create_app, run_server
 from advisor.store import Store, StoreError, is_run_id, new_run_id
 from advisor.version import __version__ as __version__
 
@@ -79,11 +85,15 @@ __all__ = [
     "CandidateResult",
     "CandidateSpec",
     "CannotWrite",
+    "CapacityEstimate",
     "Card",
     "ConfigError",
     "DataError",
     "Dataset",
+    "FleetEstimate",
     "InputSchemaError",
+    "LoadPoint",
+    "LoadResult",
     "Predictor",
     "ProgressEvent",
     "Recommendation",
@@ -92,6 +102,7 @@ __all__ = [
     "RunNotFound",
     "RunPlan",
     "RunView",
+    "ServeCheck",
     "Significance",
     "Store",
     "StoreError",
@@ -106,9 +117,12 @@ __all__ = [
     "batch_figure",
     "build_report",
     "card_lines",
+    "create_app",
     "disk_error",
+    "estimate_capacity",
     "export",
     "figure_rows",
+    "fleet_for_peak",
     "format_quantity",
     "get_target",
     "guess_target",
@@ -123,6 +137,7 @@ __all__ = [
     "load_predictor",
     "load_table",
     "load_targets",
+    "load_test",
     "measure_artifact",
     "new_run_id",
     "open_run",
@@ -135,8 +150,12 @@ __all__ = [
     "recommend",
     "recommendation_card",
     "resume",
+    "run_server",
     "run_view",
     "selected_key",
+    "serving_data",
+    "serving_figure",
+    "serving_rows",
     "significance_for",
     "split_dataset",
     "spreadsheet_safe",

@@ -1,4 +1,4 @@
-"""Command line: `python -m advisor run|show|list|catalog`. It parses and prints; the library works."""
+"""Command line: `python -m advisor run|show|list|catalog|serve|load`. It parses and prints; the library works."""
 
 from __future__ import annotations
 
@@ -86,6 +86,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "on the validation split (default: it maximises the primary metric)",
     )
     run.add_argument("--store", help="run store folder (default: $ADVISOR_HOME or ./advisor_runs)")
+    run.add_argument(
+        "--serve-check",
+        action="store_true",
+        help="after timing, serve each Pareto-front candidate over HTTP (one worker) and find the highest request "
+        "rate within the p99 bound (about 45 s a candidate)",
+    )
     run.add_argument("--all", action="store_true", help="print every column of the table (wider than 100 columns)")
     _limit_options(run)
 
@@ -122,6 +128,29 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also load a model stored as a Python pickle (artifacts from before format 2, plug-in models): "
         "a pickle can run any code, so only for artifacts you or your own run produced",
     )
+
+    serve = commands.add_parser("serve", help="serve an artifact over HTTP: POST /predict, GET /health, /schema")
+    serve.add_argument("artifact", help="an exported artifact, e.g. model.zip")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--max-batch", type=int, default=32, help="most rows per batch (default 32; 1: no batching)")
+    serve.add_argument("--max-wait-ms", type=float, default=2.0, help="longest wait for a batch to fill (default 2)")
+    serve.add_argument("--max-body-mb", type=float, default=1.0, help="largest request body (default 1 MB)")
+    serve.add_argument("--max-rows", type=int, default=1000, help="most rows in one request (default 1000)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes, each with the model (default 1)")
+    serve.add_argument("--threads", type=int, default=1, help="the model's threads per worker (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+
+    load = commands.add_parser("load", help="the highest request rate a served model answers within a p99 bound")
+    load.add_argument("url", help="the server's predict address, e.g. http://127.0.0.1:8000/predict")
+    load.add_argument("--rows", required=True, help="a CSV, CSV.gz, Parquet or XLSX file: one row per request")
+    load.add_argument("--p99-ms", type=float, required=True, help="the bound on p99 latency in ms, e.g. 10")
+    load.add_argument("--mode", choices=["open", "closed"], default="open", help="open: Poisson arrivals (default)")
+    load.add_argument("--rate", type=float, help="open loop: measure this rate (requests/s) only, no search")
+    load.add_argument("--concurrency", type=int, help="closed loop: measure this many clients only, no search")
+    load.add_argument("--duration", type=float, default=2.0, help="seconds per measurement window (default 2)")
+    load.add_argument("--processes", type=int, help="client processes (default: one per 4 cores, 1 to 4)")
+    load.add_argument("--out", help="where to write the result as JSON, e.g. load.json")
 
     importer = commands.add_parser("import", help="add a device measurement (from 'measure') to its run")
     importer.add_argument("run", help="the run the artifact came from: a run id or its --out folder")
@@ -344,7 +373,7 @@ def render(run: Any, methods: bool = False, all_columns: bool = False) -> str:
     if card.key:
         lines.extend(_wrap(f"{card.headline} ({card.key})"))
         lines.extend(_wrap(card.reason))
-        for text in (*card.notes, *card.business):
+        for text in (*card.notes, *card.business, *card.serving):
             lines.extend(_wrap(text, "  "))
         if card.gives_up:
             lines.append("What it gives up or gains:")
@@ -428,6 +457,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             precision_tolerance_pp=args.precision_tolerance,
             miss_cost=args.miss_cost,
             with_learning_curve=not args.no_learning_curve,
+            serve_check=args.serve_check,
         )
         run = advisor.advise(
             args.data,
@@ -486,6 +516,31 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"p99 {advisor.format_quantity(latency['p99_ms'], 'ms')}; written to {args.out}. Import it with: "
             f"{_command('import', str(result['artifact']['run_id']), args.out)}"
         )
+        return 0
+    if args.command == "serve":
+        advisor.run_server(
+            args.artifact,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=args.access_log,
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+            max_body_bytes=int(args.max_body_mb * 1_000_000),
+            max_rows=args.max_rows,
+            threads=args.threads,
+        )
+        return 0
+    if args.command == "load":
+        rows, _ = advisor.load_table(args.rows)
+        progress = lambda point: _print(point.summary(), file=sys.stderr, flush=True)  # noqa: E731
+        options = dict(mode=args.mode, rate_rps=args.rate, concurrency=args.concurrency, processes=args.processes)
+        result = advisor.load_test(args.url, rows, args.p99_ms, window_s=args.duration, progress=progress, **options)
+        if args.out:
+            advisor.write_file(args.out, result.to_json())
+        for line in result.summary_lines() + ([f"Written to {args.out}."] if args.out else []):
+            for wrapped in _wrap(line):
+                _print(wrapped)
         return 0
     if args.command == "import":
         from pathlib import Path

@@ -20,12 +20,14 @@ from advisor.measure.figures import (
     Estimate,
     LatencyMeasurement,
     QualityMeasurement,
+    ServingMeasurement,
     SizeMeasurement,
     StartupMeasurement,
     as_plain,
     best_batch,
     cost_per_million,
     energy_per_1k,
+    served_cost_per_million,
 )
 from advisor.objectives import COLUMNS
 from advisor.rank.pareto import Recommendation, parse_limits, parse_priorities, recommend
@@ -88,6 +90,7 @@ class CandidateResult:
     measured_on: dict[str, Any] = field(default_factory=dict)  # where it was timed: host, processor
     notes: list[str] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)  # where the run spent its time on this one
+    serving: tuple[ServingMeasurement, ...] = ()  # the serving check (`advisor.pipeline.serving`), if run
 
     def to_dict(self) -> dict[str, Any]:
         return as_plain(self)
@@ -101,6 +104,7 @@ class CandidateResult:
         plain["startup"] = _load(StartupMeasurement, data.get("startup"))
         plain["gpu_latency"] = _load(LatencyMeasurement, data.get("gpu_latency"))
         plain["devices"] = dict(data.get("devices") or {})
+        plain["serving"] = tuple(_load(ServingMeasurement, s) for s in data.get("serving") or ())
         for name in ("batches", "batches_multithread", "gpu_batches"):
             plain[name] = {int(k): _load(BatchMeasurement, v) for k, v in (data.get(name) or {}).items()}
         return cls(**plain)
@@ -136,6 +140,40 @@ class CandidateResult:
         batch = best_batch(self._batches(device))
         energy = self.energy(profile, device)
         return cost_per_million(batch, profile, energy) if batch and energy else None
+
+    @property
+    def served(self) -> ServingMeasurement | None:
+        """The serving configuration that answered the highest rate within the bound, if it was served."""
+        measured = [s for s in self.serving if s.served and s.max_rps_at_p99]
+        return max(measured, key=lambda s: s.max_rps_at_p99 or 0.0) if measured else None
+
+
+def serving_entry(serving: ServingMeasurement, profile: TargetProfile) -> dict[str, Any]:
+    """One serving configuration as results.json's `metrics.serving` says it."""
+    cost = served_cost_per_million(serving, profile)
+    return {
+        "served": serving.served,
+        "p99_bound_ms": serving.p99_bound_ms,
+        "max_rps_at_p99": serving.max_rps_at_p99,
+        "batching": {"max_batch": serving.max_batch, "max_wait_ms": serving.max_wait_ms},
+        "p50_ms": serving.p50_ms,
+        "p95_ms": serving.p95_ms,
+        "p99_ms": serving.p99_ms,
+        "achieved_rps": serving.achieved_rps,
+        "method": serving.method,
+        "estimate": {
+            "max_rps": serving.estimate_rps,
+            "p99_ms": serving.estimate_p99_ms,
+            "overhead_ms": serving.overhead_ms,
+            "method": serving.estimate_method,
+            "over_measured": serving.ratio,
+        },
+        "curve": [list(point) for point in serving.curve],
+        "client_limited": serving.client_limited,
+        "usd_per_million": None if cost is None else {"value": cost.value, "method": cost.method},
+        "wall_s": serving.wall_s,
+        "notes": list(serving.notes),
+    }
 
 
 @dataclass
@@ -413,6 +451,12 @@ class Run:
                 }
             if cost:
                 metrics["usd_per_million"] = {"value": cost.value, "method": cost.method, "measured": cost.measured}
+            if c.serving:  # the best served configuration, the others beside it
+                best = c.served or max(c.serving, key=lambda s: s.estimate_rps)
+                metrics["serving"] = dict(
+                    serving_entry(best, self.profile),
+                    alternatives=[serving_entry(s, self.profile) for s in c.serving if s is not best],
+                )
             entry = {
                 "key": c.key,
                 "name": c.name,

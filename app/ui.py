@@ -168,6 +168,7 @@ def init_state() -> None:
         st.session_state["families"] = [f for f in advisor.load_candidates().families() if f != "baseline"]
         st.session_state["budget_s"] = 0
         st.session_state["thorough"] = "Thorough (1,000 timed calls, cold starts)"
+        st.session_state["serve_check"] = False
         st.session_state["scheduler"] = os.environ.get("ADVISOR_DASK_SCHEDULER", "")
         st.session_state["measure_on"] = ""
 
@@ -334,3 +335,19 @@ def report_html(run: advisor.Run) -> str:
     if not kept or kept[0] != ranking:
         kept = st.session_state["report_html"] = (ranking, advisor.build_report(run))
     return kept[1]
+
+
+def serving_tab(run: advisor.Run) -> None:
+    """The serving check: p99 against offered load, and each served configuration's figures."""
+    chart = advisor.serving_data(run)
+    if not chart.series:
+        st.info(
+            "Not served: this run had no serving check. Tick 'Serving check' in the run settings (or run "
+            "`python -m advisor run ... --serve-check`) to serve the Pareto front over HTTP and load it."
+        )
+        return
+    st.markdown("**p99 latency against offered load, one worker over HTTP** (open markers: the estimate)")
+    st.plotly_chart(advisor.serving_figure(chart), key="serving_chart", width="stretch")
+    for title, rows in advisor.serving_rows(run):
+        with st.expander(md(title)):
+            st.dataframe(pd.DataFrame(rows, columns=["figure", "value"]), hide_index=True, width="stretch")

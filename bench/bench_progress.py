@@ -2,8 +2,9 @@
 
     python bench/bench_progress.py                      # adult, default catalog, default timing
     python bench/bench_progress.py --candidates linear,tree,lightgbm --quick
+    python bench/bench_progress.py --data california_housing.csv.gz --target median_house_value
 
-Runs the advisor on datasets/adult.csv.gz (target income), records (elapsed, share done, time
+Runs the advisor on datasets/adult.csv.gz (target income; or --data/--target), records (elapsed, share done, time
 left, phase) at every progress event, then prints the time left shown at 25%, 50% and 75% of
 the run's real duration against the time that was really left (the aim: within 30%), and each
 phase's share of the run. Writes bench/out/progress.json.
@@ -32,6 +33,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", help="comma-separated catalog keys (default: the default catalog)")
     parser.add_argument("--quick", action="store_true", help="QUICK_TIMING instead of the default protocol")
+    parser.add_argument("--data", default="adult.csv.gz", help="a file in datasets/ (default adult.csv.gz)")
+    parser.add_argument("--target", default="income", help="its target column (default income)")
     args = parser.parse_args()
     events: list[dict] = []
 
@@ -54,8 +57,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         start = time.perf_counter()
         run = advisor.advise(
-            ROOT / "datasets" / "adult.csv.gz",
-            "income",
+            ROOT / "datasets" / args.data,
+            args.target,
             store=home,
             candidates=candidates,
             timing=advisor.QUICK_TIMING if args.quick else advisor.TimingConfig(),
@@ -65,7 +68,7 @@ def main() -> int:
     offset = total_s - events[-1]["elapsed_s"]  # the events' clock starts after the call did
     for e in events:
         e["real_left_s"] = max(0.0, events[-1]["elapsed_s"] - e["elapsed_s"])
-    print(f"adult: {len(run.candidates)} candidates, {total_s:.1f} s, {len(events)} progress events")
+    print(f"{args.data}: {len(run.candidates)} candidates, {total_s:.1f} s, {len(events)} progress events")
     checks = []
     for share in CHECKPOINTS:
         at = share * events[-1]["elapsed_s"]
@@ -97,7 +100,7 @@ def main() -> int:
     (out / "progress.json").write_text(
         json.dumps(
             {
-                "dataset": "adult",
+                "dataset": args.data,
                 "candidates": [c.key for c in run.candidates],
                 "timing": "quick" if args.quick else "default",
                 "total_s": total_s,

@@ -113,6 +113,43 @@ class StartupMeasurement:
 
 
 @dataclass(frozen=True)
+class ServingMeasurement:
+    """One serving configuration of a candidate's artifact: the highest Poisson request rate one
+    worker answered within the p99 bound over HTTP (`served`: measured with the load generator),
+    and beside it the queueing estimate from the in-process figures (`advisor.serve.capacity`).
+    A candidate that was not served has only the estimate (`served` False, measured fields None)."""
+
+    p99_bound_ms: float
+    max_batch: int
+    max_wait_ms: float
+    served: bool
+    max_rps_at_p99: float | None  # the highest offered rate that passed
+    p50_ms: float | None  # at that rate, arrival (scheduled send) to answer
+    p95_ms: float | None
+    p99_ms: float | None
+    achieved_rps: float | None
+    curve: tuple[tuple[float, float, float | None], ...]  # every level tried: (offered, achieved req/s, p99 ms)
+    client_limited: bool
+    overhead_ms: float  # the per-request HTTP cost the estimate adds
+    estimate_rps: float
+    estimate_p99_ms: float | None
+    estimate_curve: tuple[tuple[float, float], ...]  # (offered req/s, simulated p99 ms) at the measured rates
+    estimate_method: str
+    wall_s: float  # serving, loading and estimating this configuration took this long
+    notes: tuple[str, ...]
+    method: str
+
+    @property
+    def ratio(self) -> float | None:
+        """The estimate over the measured rate (None when not served or nothing passed)."""
+        return self.estimate_rps / self.max_rps_at_p99 if self.max_rps_at_p99 else None
+
+    @property
+    def label(self) -> str:
+        return "no batching" if self.max_batch <= 1 else f"batches of {self.max_batch}, {self.max_wait_ms:g} ms wait"
+
+
+@dataclass(frozen=True)
 class Estimate:
     """A derived figure: its value, unit, and the formula with the measured inputs it used."""
 
@@ -381,6 +418,23 @@ def cost_per_million(batch: BatchMeasurement, profile: TargetProfile, energy: Es
         "USD per 1,000,000 predictions",
         f"estimate: electricity only, {energy.value:.3g} J per 1,000 predictions x 1,000 x "
         f"${profile.usd_per_kwh}/kWh ({profile.name} is owned, so no hourly price)",
+    )
+
+
+def served_cost_per_million(serving: ServingMeasurement, profile: TargetProfile) -> Estimate | None:
+    """The price of a million requests at the served rate: one worker per vCPU, every one kept
+    busy at the highest rate that met the bound (None: not served, nothing passed, or an owned
+    device with no hourly price)."""
+    rate = serving.max_rps_at_p99
+    if not rate or profile.usd_per_hour <= 0:
+        return None
+    return Estimate(
+        profile.usd_per_hour / (rate * 3600 * max(1, profile.cores)) * 1e6,
+        "USD per 1,000,000 predictions",
+        f"estimate: ${profile.usd_per_hour}/h ({profile.name}) / ({rate:,.0f} requests/s served over HTTP by one "
+        f"worker with p99 <= {serving.p99_bound_ms:g} ms ({serving.label}) x {profile.cores} workers, one per "
+        "vCPU) x 1,000,000; assumes every worker is kept at that rate and the cores are as fast as this one's",
+        measured=False,
     )
 
 

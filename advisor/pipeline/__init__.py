@@ -16,5 +16,7 @@
   machine's timing lock (or alone, one by one, if that fails; or on a chosen Dask worker).
 - `startup`: start-up figures (warm, right after training; cold, in a fresh process per runtime)
   and the torch candidates timed again on a GPU.
+- `serving`: the optional serving check: the Pareto front served over HTTP (`advisor serve`, one
+  worker) and loaded to the highest rate within the p99 bound, beside the queueing estimate.
 - `curve`: the learning curve: would more training rows help?
 """

@@ -4,9 +4,10 @@
 is opened in the store with its settings (`settings`), phase 1 trains the candidates one at a
 time, each saved, scored on the test split, sized and committed before the next starts
 (`train`); phase 2 times them all together, interleaved, on the predictors loaded back from disk,
-then their cold starts (`timing_phase`, `startup`); then the ranking, and the learning curve
-(`curve`). `resume` finishes an interrupted run; `open_run` reopens one. Long work reports
-`ProgressEvent`s through a callback; the library never prints.
+then their cold starts (`timing_phase`, `startup`); then the ranking, the optional serving check
+of the Pareto front over HTTP (`serving`), and the learning curve (`curve`). `resume` finishes an
+interrupted run; `open_run` reopens one. Long work reports `ProgressEvent`s through a callback;
+the library never prints.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from advisor.execute.isolate import Limits, warm_up
 from advisor.measure import hardware
 from advisor.measure.timing import TimingConfig
 from advisor.pipeline.curve import learning_curve
-from advisor.pipeline.plan import DEFAULT_CANDIDATE_TIME_S, RunPlan
+from advisor.pipeline.plan import DEFAULT_CANDIDATE_TIME_S, RunPlan, ServeCheck
 from advisor.pipeline.prepare import DEFAULT_ROW_BUDGET, dataset_summary, prepare_dataset, sample_training_rows
 from advisor.pipeline.progress import Cancelled, ProgressEvent, Reporter
+from advisor.pipeline.serving import check_serving, expected_seconds
 from advisor.pipeline.session import Session
 from advisor.pipeline.settings import (
     ranking_record,
@@ -82,6 +84,7 @@ def advise(
     row_budget: int | None = DEFAULT_ROW_BUDGET,
     with_learning_curve: bool = True,
     miss_cost: float | None = None,
+    serve_check: bool | ServeCheck = False,
     _resumed: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train and measure every candidate on `data`, then recommend one.
@@ -115,6 +118,11 @@ def advise(
     decision threshold chosen on the validation split: the one that maximises the primary metric,
     or with `miss_cost` = N ("a missed positive costs N false alarms") the one that minimises
     N x missed positives + false alarms. The test figures use it, and so does the artifact.
+
+    With `serve_check` (True, or a `ServeCheck` with its own windows), the candidates on the Pareto
+    front are then served over HTTP from their artifacts, one worker each, and loaded to the highest
+    request rate within the p99 bound (see `advisor.pipeline.serving`); it takes about 45 s
+    per candidate.
     """
     plan = plan or RunPlan.make(
         priorities=priorities,
@@ -131,9 +139,11 @@ def advise(
         precision_tolerance_pp=precision_tolerance_pp,
         miss_cost=miss_cost,
         with_learning_curve=with_learning_curve,
+        serve_check=serve_check,
     )
     miss_cost = plan.miss_cost
     report = Reporter(progress)
+    report.forecast.expect("serving", expected_seconds(plan.serve_check))
     stop = should_stop or (lambda: False)
     specs, helpers = (registry or load_candidates()).select_with_helpers(plan.candidates, plan.families)
     if _resumed is not None:  # a resumed run names every entry; its helpers are the ones it first recorded
@@ -250,6 +260,11 @@ def advise(
     run.phases_s = phases
     report("rank", "Ranking")
     run.rank()
+    if plan.serve_check is not None and run.status == "complete" and not stop():
+        try:
+            check_serving(session)
+        except Cancelled:
+            run.status = "cancelled"
     if plan.with_learning_curve and run.status == "complete" and not stop():
         t_curve = time.perf_counter()
         run.learning_curve = learning_curve(session)

@@ -35,6 +35,8 @@ class ProgressEvent:
       "gpu"; an event after each timing round);
     - "startup": cold starts in fresh processes, one per runtime (phase "cold-start");
     - "rank": the ranking;
+    - "serving": the optional serving check, one event per candidate served (phase "serving",
+      counted in "configurations"), and while it waits for the timing lock;
     - "curve": the learning curve (phase "curve");
     - "done": the recommendation, or that there is none.
     """

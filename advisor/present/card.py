@@ -25,6 +25,7 @@ class Card:
     stability: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # rare classes and the like
     ties: tuple[str, ...] = ()
+    serving: tuple[str, ...] = ()  # the serving check's figures for the pick, when it was served
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +132,36 @@ def rare_class_warnings(run: Any) -> list[str]:
     ]
 
 
+def serving_lines(run: Any, key: str) -> list[str]:
+    """The pick as served over HTTP (the serving check), and the fleet its target's peak needs.
+
+    The ranking itself stays on the in-process figures every candidate has; a served rate exists
+    only for the front, and would not compare with the others' in-process throughput."""
+    from advisor.serve.capacity import fleet_for_profile
+
+    candidate = run.candidate(key)
+    best = candidate.served
+    if best is None or not best.max_rps_at_p99:
+        return []
+    rate = best.max_rps_at_p99
+    others = [s for s in candidate.serving if s is not best and s.served]
+    beside = "".join(f"; {s.max_rps_at_p99 or 0:,.0f}/s with {s.label}" for s in others)
+    ratio = f" ({best.ratio:.2g} x)" if best.ratio else ""
+    limited = " The load client shared the machine and may have been the limit." if best.client_limited else ""
+    lines = [
+        f"Served over HTTP: {rate:,.0f} requests/s at p99 <= {best.p99_bound_ms:g} ms on one worker ({best.label}"
+        f"{beside}); the estimate from the in-process figures said {best.estimate_rps:,.0f}/s{ratio}.{limited}"
+    ]
+    profile = run.profile
+    fleet = fleet_for_profile(profile.peak_rows_per_s, rate, profile)
+    price = f"${fleet.usd_per_month:,.0f} a month" if profile.usd_per_hour > 0 else "no hourly price (owned)"
+    lines.append(
+        f"For {profile.name}'s peak of {profile.peak_rows_per_s:,.0f} requests/s: {fleet.workers} worker(s) on "
+        f"{fleet.machines} machine(s), {price} (an estimate: every machine runs all month)."
+    )
+    return lines
+
+
 def recommendation_card(run: Any, with_stability: bool = True) -> Card:
     rec = run.recommendation or run.rank()
     warnings = rare_class_warnings(run)
@@ -155,12 +186,13 @@ def recommendation_card(run: Any, with_stability: bool = True) -> Card:
         stability=tuple(stability_lines),
         warnings=tuple(warnings),
         ties=tuple(rec.ties),
+        serving=tuple(serving_lines(run, rec.key)),
     )
 
 
 def card_lines(card: Card) -> list[str]:
     """The card as plain sentences, in reading order (CLI, plain-text export)."""
     lines = [card.headline if card.key is None else f"{card.headline} ({card.key})", card.reason]
-    for group in (card.notes, card.business, card.gives_up, card.stability, card.warnings):
+    for group in (card.notes, card.business, card.serving, card.gives_up, card.stability, card.warnings):
         lines.extend(group)
     return [line for line in lines if line]

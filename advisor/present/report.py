@@ -11,6 +11,7 @@ from typing import Any
 
 from advisor.present.charts import batch_data, batch_figure, pareto_data, pareto_figure
 from advisor.present.numbers import format_quantity
+from advisor.present.serving_chart import serving_data, serving_figure, serving_rows
 from advisor.present.text import markdown_code, markdown_text  # noqa: F401 - re-exported for the report's users
 from advisor.present.view import ColumnView, RunView, TableView, run_view
 from advisor.results import Run
@@ -68,7 +69,7 @@ def _card_section(view: RunView) -> str:
     )
     return (
         f"<div class='card{' rec' if card.key else ''}'><h2>{_e(card.headline)}</h2><p>{_e(card.reason)}</p>"
-        + _bullets(card.notes + card.business)
+        + _bullets(card.notes + card.business + card.serving)
         + (f"<p>What it gives up or gains:</p>{_bullets(card.gives_up)}" if card.gives_up else "")
         + (f"<p>How firm the pick is:</p>{_bullets(card.stability)}" if card.stability else "")
         + _bullets(card.warnings)
@@ -196,6 +197,21 @@ def build_report(run: Run) -> str:
     parts.append(_figure_html(pareto_figure(size_points), include_plotlyjs=False))
     parts.append("<h2>Batch size: latency per call and throughput</h2>")
     parts.append(_figure_html(batch_figure(batch_data(run)), include_plotlyjs=False))
+    served = serving_data(run)
+    if served.series:
+        blocks = "".join(
+            f"<h3>{_e(title)}</h3><table>"
+            + "".join(f"<tr><td class='l'>{_e(label)}</td><td>{_e(value)}</td></tr>" for label, value in rows)
+            + "</table>"
+            for title, rows in serving_rows(run)
+        )
+        parts.append(
+            "<h2>Served over HTTP: p99 against offered load</h2><p class='muted'>The serving check: each "
+            "Pareto-front candidate served from its artifact on one worker and loaded with Poisson arrivals; "
+            "lines are measured, open markers the queueing estimate from the in-process figures.</p>"
+            + _figure_html(serving_figure(served), include_plotlyjs=False)
+            + blocks
+        )
     lab = pareto_data(run, "weight_bytes", "primary")
     if len(lab.points) > 1:
         parts.append(

@@ -400,6 +400,10 @@ def methods_view(run: Run) -> tuple[MethodsView, ...]:
         for label, estimate in (("energy", energy), ("cost", cost)):
             if estimate is not None:
                 rows.append((label, estimate.method))
+        for serving in c.serving:  # the serving check: the load, then the estimate beside it
+            if serving.served:
+                rows.append((f"served ({serving.label})", serving.method))
+            rows.append((f"serving estimate ({serving.label})", serving.estimate_method))
         if c.error:
             rows.append(("error", c.error))
         out.append(MethodsView(c.key, c.name, c.status, tuple(rows)))

@@ -12,7 +12,7 @@ from app import leaderboard, target_check, ui
 
 # Streamlit forgets a widget's value on any rerun that does not draw it (a refused upload, a run's
 # results), so the setup's choices are also kept under keys of their own and put back before drawing.
-KEPT = ("families", "budget_s", "thorough", "task", "scheduler", "measure_on")
+KEPT = ("families", "budget_s", "thorough", "serve_check", "task", "scheduler", "measure_on")
 
 
 def restore_setup() -> None:
@@ -144,6 +144,12 @@ with setup:
             ["Thorough (1,000 timed calls, cold starts)", "Quick (120 timed calls, rough p99)"],
             key="thorough",
         )
+        st.checkbox(
+            "Serving check",
+            key="serve_check",
+            help="After timing, serve each Pareto-front candidate over HTTP on one worker and find the highest "
+            "request rate within the p99 bound (about 45 s a candidate).",
+        )
     if st.session_state["families"]:
         _, helpers = registry.select_with_helpers(families=st.session_state["families"])
         if helpers:
@@ -196,6 +202,7 @@ with setup:
                 budget_s=st.session_state["budget_s"] or None,
                 timing=timing,
                 miss_cost=st.session_state.get("miss_cost") if dataset.task == "binary" else None,
+                serve_check=bool(st.session_state.get("serve_check")),
             )
         except advisor.AdvisorError as exc:
             st.error(str(exc))
@@ -315,7 +322,7 @@ with st.container(border=True):
     if changed := leaderboard.pick_change_note(run):
         st.info(ui.md(changed))
     st.write(ui.md(card.reason))
-    for text in (*card.notes, *card.business):
+    for text in (*card.notes, *card.business, *card.serving):
         st.write("• " + ui.md(text))
     if card.gives_up:
         st.markdown("**What it gives up or gains**")
@@ -457,7 +464,8 @@ st.caption(
 )
 
 # ----------------------------------------------------------------------------------- more
-names = ["The selected candidate", "Would more rows help?", "Batch size", "CPU and GPU", "Target machine"]
+names = ["The selected candidate", "Would more rows help?", "Batch size", "Served over HTTP", "CPU and GPU"]
+names.append("Target machine")
 if not curve:
     names.remove("Would more rows help?")
 tabs = dict(zip(names, st.tabs(names), strict=True))
@@ -546,6 +554,8 @@ with tabs["Batch size"]:
     st.plotly_chart(
         advisor.batch_figure(advisor.batch_data(run), selected=selected), key="batch_chart", width="stretch"
     )
+with tabs["Served over HTTP"]:
+    ui.serving_tab(run)
 with tabs["CPU and GPU"]:
     hardware = run.hardware
     on_gpu = [c for c in run.candidates if c.gpu_latency or c.gpu_batches]

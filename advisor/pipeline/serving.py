@@ -1,0 +1,276 @@
+"""The serving check (optional, `RunPlan.serve_check`): the Pareto front served over HTTP and loaded.
+
+After timing and ranking, each candidate on the front (the pick first, at most
+`ServeCheck.max_candidates`) is served from its own stored artifact by `python -m advisor serve`
+in a subprocess on this machine (one worker, one model thread), once per configuration (no
+batching; dynamic batching), and the load generator (`advisor.serve.load.load_test`: open loop,
+Poisson arrivals) finds the highest rate whose p99 stays within the bound: the run's p99 limit,
+else the deployment target's expected p99, else 10 ms. Beside each measured rate, the queueing
+estimate from the in-process figures (`advisor.serve.capacity`), with the per-request HTTP
+overhead taken from that candidate's own one-client probe; every other measured candidate gets the
+estimate only (with the served candidates' median overhead). The load runs under the machine's
+timing lock, like the timing phase: two runs loading at once would skew each other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.measure.figures import ServingMeasurement
+from advisor.measure.lock import timing_lock
+from advisor.pipeline.plan import ServeCheck
+from advisor.pipeline.progress import Cancelled
+from advisor.pipeline.session import Session
+from advisor.results import CandidateResult
+from advisor.serve.capacity import capacity_from_result, simulate_sojourn_ms
+from advisor.serve.load import LoadResult, load_test
+
+DEFAULT_P99_BOUND_MS = 10.0
+START_TIMEOUT_S = 60.0
+CURVE_ARRIVALS = 20_000  # simulated arrivals per point of the estimate's curve (the capacity search uses 1e5)
+# The estimate alone (candidates not served) simulates fewer arrivals: with batching, 1e5 took about
+# 3 s a candidate on a 2-core machine, 2e4 about 0.6 s, and a default run has 38 candidates.
+ESTIMATE_ONLY_ARRIVALS = 20_000
+PRIOR_S_PER_CONFIGURATION = 20.0  # serving, loading and estimating one configuration (22 s on penguins, 2 vCPUs)
+
+
+def p99_bound_ms(session: Session) -> float:
+    """The run's p99 limit, else the target's expected p99, else 10 ms."""
+    limit = session.plan.limit_values.get("p99_ms")
+    return float(limit or session.plan.profile.latency_p99_ms or DEFAULT_P99_BOUND_MS)
+
+
+def served_keys(session: Session, check: ServeCheck) -> list[str]:
+    """The front's candidates that can be served (measured, with an artifact), the pick first."""
+    run = session.run
+    recommendation = run.recommendation or run.rank()
+    front = sorted(recommendation.pareto, key=lambda key: key != recommendation.key)
+    ready = [k for k in front if run.candidate(k).artifact and run.candidate(k).latency is not None]
+    return ready[: check.max_candidates]
+
+
+def expected_seconds(check: ServeCheck | None, front_size: int = 3) -> float:
+    """The check's prior cost, for the run's time-left estimate."""
+    if check is None:
+        return 0.0
+    return PRIOR_S_PER_CONFIGURATION * len(check.configurations) * min(front_size, check.max_candidates)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m advisor serve` on a free port, waited for until /health answers."""
+    port = _free_port()
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    project_root = str(Path(__file__).resolve().parents[2])  # advisor/pipeline/serving.py -> the project
+    env["PYTHONPATH"] = project_root + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, "-m", "advisor", "serve", artifact, "--port", str(port)]
+    command += ["--max-batch", str(max_batch), "--max-wait-ms", f"{max_wait_ms:g}", "--threads", "1"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            error = (server.stderr.read() if server.stderr else b"").decode(errors="replace").strip()
+            last = error.splitlines()[-1] if error else f"exit status {server.returncode}"
+            raise RuntimeError(f"the server did not start: {last}")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return server, f"{base}/predict"
+        except OSError:
+            time.sleep(0.1)
+    _stop_server(server)
+    raise RuntimeError(f"the server did not answer /health within {START_TIMEOUT_S:g} s")
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+    if server.stderr:
+        server.stderr.close()
+
+
+def _estimate(
+    candidate: CandidateResult,
+    bound: float,
+    overhead_ms: float,
+    max_batch: int,
+    max_wait_ms: float,
+    rates: list[float],
+    arrivals: int = 100_000,
+) -> tuple[Any, tuple[tuple[float, float], ...]]:
+    """The capacity estimate, and its simulated p99 at each measured offered rate."""
+    estimate = capacity_from_result(candidate, bound, overhead_ms, max_batch, max_wait_ms, arrivals)
+    curve = []
+    single = {size: m for size, m in candidate.batches.items() if m.threads == 1}
+    for rate in rates:
+        sojourn, _, _ = simulate_sojourn_ms(
+            rate, candidate.latency, single or None, max_batch, max_wait_ms, overhead_ms, CURVE_ARRIVALS
+        )
+        curve.append((rate, float(np.percentile(sojourn, 99))))
+    return estimate, tuple(curve)
+
+
+def _measurement(
+    candidate: CandidateResult,
+    bound: float,
+    max_batch: int,
+    max_wait_ms: float,
+    result: LoadResult | None,
+    overhead_ms: float,
+    started: float,
+    notes: tuple[str, ...] = (),
+) -> ServingMeasurement:
+    measured = [(float(p.offered_rps or 0.0), p.achieved_rps, p.p99_ms) for p in (result.curve if result else ())]
+    rates = sorted({rate for rate, _, _ in measured})
+    arrivals = 100_000 if result else ESTIMATE_ONLY_ARRIVALS
+    estimate, estimate_curve = _estimate(candidate, bound, overhead_ms, max_batch, max_wait_ms, rates, arrivals)
+    found = result.found if result else None
+    how = (
+        f"served by `python -m advisor serve` from the run's own artifact in a subprocess on this machine (one "
+        f"worker, 1 model thread, --max-batch {max_batch} --max-wait-ms {max_wait_ms:g}), the load generator "
+        f"on the same machine; {result.method}"
+        if result
+        else "not served (not on the Pareto front, or the check was stopped): the estimate only"
+    )
+    return ServingMeasurement(
+        p99_bound_ms=bound,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        served=result is not None,
+        max_rps_at_p99=result.max_rps if result else None,
+        p50_ms=found.p50_ms if found else None,
+        p95_ms=found.p95_ms if found else None,
+        p99_ms=found.p99_ms if found else None,
+        achieved_rps=found.achieved_rps if found else None,
+        curve=tuple(measured),
+        client_limited=bool(result and result.client_limited),
+        overhead_ms=overhead_ms,
+        estimate_rps=estimate.max_rps,
+        estimate_p99_ms=estimate.p99_ms,
+        estimate_curve=estimate_curve,
+        estimate_method=estimate.method,
+        wall_s=time.perf_counter() - started,
+        notes=(*notes, *(result.notes if result else ())),
+        method=how,
+    )
+
+
+def _serve_and_load(
+    session: Session, key: str, check: ServeCheck, bound: float, rows: Any
+) -> tuple[list[ServingMeasurement], float | None]:
+    """One candidate served in each configuration: its measurements, and the HTTP overhead its
+    one-client probe showed (None when it could not be served)."""
+    candidate = session.run.candidate(key)
+    assert candidate.latency is not None and candidate.artifact
+    found: list[ServingMeasurement] = []
+    overhead: float | None = None
+    for max_batch, max_wait_ms in check.configurations:
+        if session.stop():
+            raise Cancelled()
+        started = time.perf_counter()
+        try:
+            server, url = _start_server(candidate.artifact, max_batch, max_wait_ms)
+        except RuntimeError as exc:
+            candidate.notes.append(f"serving check: not served ({exc})")
+            return found, overhead
+        try:
+            result = load_test(
+                url,
+                rows,
+                bound,
+                window_s=check.window_s,
+                max_windows=check.max_windows,
+                resolution=check.resolution,
+                min_requests=check.min_requests,
+            )
+        finally:
+            _stop_server(server)
+        if result.probe is not None and result.probe.p50_ms is not None:
+            # one client's round trip over HTTP, less the in-process single row (and a batch's wait)
+            waited = max_wait_ms if max_batch > 1 else 0.0
+            probe_overhead = max(0.0, result.probe.p50_ms - candidate.latency.p50_ms - waited)
+            overhead = probe_overhead if overhead is None or max_batch <= 1 else overhead
+        found.append(_measurement(candidate, bound, max_batch, max_wait_ms, result, overhead or 0.0, started))
+    return found, overhead
+
+
+def check_serving(session: Session) -> None:
+    """Serve and load the front; estimate every measured candidate. Results go into each
+    `CandidateResult.serving` and the store."""
+    run, report, phases, store = session.run, session.report, session.phases, session.store
+    check = session.plan.serve_check
+    if check is None:
+        return
+    bound = p99_bound_ms(session)
+    keys = served_keys(session, check)
+    rows = session.split.X_test.head(check.rows).reset_index(drop=True)
+    total = len(keys) * len(check.configurations)
+    t_phase = time.perf_counter()
+
+    def on_wait(waited: float, holder: dict[str, Any] | None) -> None:
+        other = f"run {holder['run_id'][:8]}" if holder and holder.get("run_id") else "another run"
+        report("serving", f"Waiting for the timing lock: {other} is timing on this machine ({waited:.0f} s so far)")
+
+    overheads: list[float] = []
+    try:
+        lock = timing_lock(run.run_id, on_wait=on_wait, should_stop=session.stop)
+        lock.__enter__()
+    except InterruptedError:
+        raise Cancelled() from None
+    try:
+        for index, key in enumerate(keys):
+            done = index * len(check.configurations)
+            spent = time.perf_counter() - t_phase
+            per = spent / done if done else PRIOR_S_PER_CONFIGURATION
+            report.left("serving", per * (total - done))
+            report(
+                "serving",
+                f"Serving {run.candidate(key).name} over HTTP and loading it (p99 <= {bound:g} ms)",
+                phase="serving",
+                done=done,
+                total=total,
+                unit="configurations",
+            )
+            measured, overhead = _serve_and_load(session, key, check, bound, rows)
+            run.candidate(key).serving = tuple(measured)
+            if overhead is not None:
+                overheads.append(overhead)
+    finally:
+        lock.__exit__(None, None, None)
+    typical = statistics.median(overheads) if overheads else 0.0
+    for candidate in run.candidates:  # the estimate alone for every other measured candidate
+        if candidate.key in keys or candidate.latency is None or candidate.status != "measured":
+            continue
+        note = (
+            f"HTTP overhead {typical:.3g} ms: the median of the served candidates' one-client probes"
+            if overheads
+            else "no candidate was served: no HTTP overhead added"
+        )
+        candidate.serving = tuple(
+            _measurement(candidate, bound, b, w, None, typical, time.perf_counter(), (note,))
+            for b, w in check.configurations
+        )
+    phases["serving_s"] = time.perf_counter() - t_phase
+    for position, candidate in enumerate(run.candidates):
+        if candidate.serving:
+            store.save_candidate(run.run_id, candidate.key, position, candidate.status, candidate.to_dict())
