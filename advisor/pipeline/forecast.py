@@ -125,8 +125,9 @@ def timing_steps(
 
 
 def curve_prior_s(train_s: Sequence[float], overhead_s: Sequence[float], fractions: Sequence[float]) -> float:
-    """The learning curve: the median candidate trained again on each fraction of the rows, plus
-    the child process it runs in."""
+    """The learning curve: the median of `train_s` (the caller passes the most accurate candidates'
+    times: the curve retrains the pick) again on each fraction of the rows, plus the child process
+    it runs in."""
     if not train_s:
         return 0.0
     train, overhead = statistics.median(train_s), statistics.median(overhead_s) if overhead_s else 1.0

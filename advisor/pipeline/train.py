@@ -23,6 +23,7 @@ from advisor.deploy.predictor import Predictor
 from advisor.execute.isolate import Finished, WorkFailed
 from advisor.execute.worker import CandidateOutput, CandidateTask, predictor_from_files
 from advisor.measure import hardware
+from advisor.objectives import HIGHER_IS_BETTER
 from advisor.pipeline.curve import CURVE_FRACTIONS
 from advisor.pipeline.forecast import COLD_START_PRIOR_S, curve_prior_s, timing_steps, train_costs
 from advisor.pipeline.prepare import run_context
@@ -284,8 +285,13 @@ def expect_later_phases(session: Session) -> None:
     forecast.expect("timing", sum(timing_steps(config, first_rows, sizes, hardware.usable_cpus(), loads)))
     runtimes = {c.runtime or "" for c in trained}
     forecast.expect("startup", COLD_START_PRIOR_S * len(runtimes) if config.cold_start else 0.0)
-    if plan.with_learning_curve:
-        train_s = [c.train_s for c in trained if c.train_s is not None]
+    if plan.with_learning_curve:  # the curve retrains the pick: most often among the most accurate
+        higher = HIGHER_IS_BETTER[run.primary_metric]
+        scored = [c for c in trained if c.train_s is not None and c.quality is not None]
+        scored.sort(key=lambda c: c.quality.primary_value, reverse=higher)  # type: ignore[union-attr]
+        train_s = [c.train_s for c in scored[:3] if c.train_s is not None] or [
+            c.train_s for c in trained if c.train_s is not None
+        ]
         overhead = [
             c.wall_s["isolated_process"] - c.train_s for c in trained if c.train_s and "isolated_process" in c.wall_s
         ]
