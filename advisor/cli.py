@@ -134,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--max-batch", type=int, default=32, help="most rows per batch (default 32; 1: no batching)")
-    serve.add_argument("--max-wait-ms", type=float, default=2.0, help="longest wait for a batch to fill (default 2)")
+    serve.add_argument("--max-wait-ms", type=float, default=0.0, help="longest wait for a batch to fill (default 0)")
     serve.add_argument("--max-body-mb", type=float, default=1.0, help="largest request body (default 1 MB)")
     serve.add_argument("--max-rows", type=int, default=1000, help="most rows in one request (default 1000)")
     serve.add_argument("--workers", type=int, default=1, help="server processes, each with the model (default 1)")

@@ -4,7 +4,7 @@
 
 For the linear model, LightGBM and the MLP: one advisor run times them in-process (single-row
 latency and the batch curve), each is exported, served with `python -m advisor serve` (one worker)
-without batching (--max-batch 1) and with dynamic batching (--max-batch 32 --max-wait-ms 2), and
+without batching (--max-batch 1) and with dynamic batching (--max-batch 32, --max-wait-ms 0 and 2), and
 the load generator (`advisor.load_test`, open loop, Poisson arrivals) finds the highest rate whose
 p99 stays within the bound. Beside it, the capacity estimate from the run's in-process figures
 (`advisor.estimate_capacity`: a simulated queue), with the per-request HTTP overhead measured once:
@@ -35,7 +35,7 @@ import advisor  # noqa: E402
 from advisor.serve.capacity import capacity_from_result  # noqa: E402
 
 KEYS = ("linear", "lightgbm", "mlp")
-SETTINGS = {"no batching": (1, 0.0), "batch 32, 2 ms": (32, 2.0)}
+SETTINGS = {"no batching": (1, 0.0), "batch 32, 0 ms": (32, 0.0), "batch 32, 2 ms": (32, 2.0)}
 
 
 def _free_port() -> int:

@@ -53,7 +53,7 @@ class ServeSettings:
 
     artifact_path: str
     max_batch: int = 32  # rows per batch; 1 = no batching
-    max_wait_ms: float = 2.0  # how long the oldest request in a forming batch may wait for more
+    max_wait_ms: float = 0.0  # how long the oldest request in a forming batch may wait for more (0: none)
     max_body_bytes: int = 1_000_000
     max_rows: int = 1_000  # rows in one request
     threads: int = 1  # the model's threads per worker process
@@ -259,7 +259,7 @@ def _parsed(body: bytes) -> Any:
 def create_app(
     artifact_path: str | Path,
     max_batch: int = 32,
-    max_wait_ms: float = 2.0,
+    max_wait_ms: float = 0.0,
     max_body_bytes: int = 1_000_000,
     max_rows: int = 1_000,
     threads: int = 1,
