@@ -8,6 +8,7 @@ A resumed run first reloads the candidates it already committed (`reload_finishe
 
 from __future__ import annotations
 
+import statistics
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -265,6 +266,9 @@ def refresh_artifacts(run: Run, stored: Mapping[str, tuple[dict[str, bytes], Pre
             write_artifact(result.artifact, files, predictor, _artifact_metrics(run, result))
 
 
+FIRST_ROW_OUTLIER = 5.0  # a warm first row above this many times the median is priced at it
+
+
 def expect_later_phases(session: Session) -> None:
     """What the phases after training will cost, from the candidates trained so far: the timing
     phase from each one's single-row call (its warm first row) and load (candidates not trained
@@ -278,8 +282,13 @@ def expect_later_phases(session: Session) -> None:
         return
     first_rows = [c.startup.first_row_ms / 1e3 for c in trained if c.startup is not None]
     loads = [c.startup.load_ms / 1e3 for c in trained if c.startup is not None]
-    first_rows += [sum(first_rows) / len(first_rows)] * coming
-    loads += [sum(loads) / len(loads)] * coming
+    # those to come cost what the typical one so far did (a median: one slow first call, such as
+    # torch's, must not be multiplied by every candidate still to train)
+    typical = statistics.median(first_rows)
+    # a first call that initialises a library (torch's does) says little about the calls timed later
+    first_rows = [min(first, FIRST_ROW_OUTLIER * typical) for first in first_rows]
+    first_rows += [typical] * coming
+    loads += [statistics.median(loads)] * coming
     n_test = len(session.split.X_test)
     sizes = sorted({min(b, n_test) for b in config.batch_sizes})
     forecast.expect("timing", sum(timing_steps(config, first_rows, sizes, hardware.usable_cpus(), loads)))
