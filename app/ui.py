@@ -351,3 +351,35 @@ def serving_tab(run: advisor.Run) -> None:
     for title, rows in advisor.serving_rows(run):
         with st.expander(md(title)):
             st.dataframe(pd.DataFrame(rows, columns=["figure", "value"]), hide_index=True, width="stretch")
+
+
+def gpu_tab(run: advisor.Run) -> None:
+    """The neural candidates timed with their network on the GPU beside the CPU, or why there were none."""
+    hardware = run.hardware
+    on_gpu = [c for c in run.candidates if c.gpu_latency or c.gpu_batches]
+    if on_gpu:
+        st.write(
+            f"The neural candidates were also timed with their network on **{md(hardware['gpu'])}** "
+            "(preprocessing on the CPU, rows copied over and back on every call):"
+        )
+        rows = []
+        for c in on_gpu:
+            largest = max(c.gpu_batches) if c.gpu_batches else None
+            rows.append(
+                {
+                    "key": c.key,
+                    "CPU p50 ms (1 row)": c.latency.p50_ms if c.latency else None,
+                    "GPU p50 ms (1 row)": c.gpu_latency.p50_ms if c.gpu_latency else None,
+                    "batch": largest,
+                    "CPU rows/s": c.batches[largest].rows_per_s if largest in c.batches else None,
+                    "GPU rows/s": c.gpu_batches[largest].rows_per_s if largest else None,
+                }
+            )
+        st.dataframe(rows, hide_index=True)
+    elif hardware.get("gpu"):
+        st.info(f"GPU {md(hardware['gpu'])} was present but no candidate was timed on it.")
+    else:
+        st.info(
+            f"No GPU was available: {md(hardware.get('gpu_note'))}. CPU: {md(hardware.get('cpu_model'))}, "
+            f"{hardware.get('usable_cpus')} usable CPUs."
+        )
