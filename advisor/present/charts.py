@@ -337,6 +337,7 @@ def pareto_figure(data: ParetoData, selected: str | None = None, colour_by: str 
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
         legend_title_text=f"{colour_by}; shape: compression (filled: on the Pareto front of the weighted metrics)",
         clickmode="event+select",
+        modebar={"orientation": "v"},  # down the right side: the top left carries the note on far limits
     )
     for axis, log, values, fixed in (
         ("x", data.x_log, [p.x for p in data.points], data.x_range),
