@@ -3,6 +3,7 @@ against queueing results known in closed form."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from advisor.serve.calibration import calibrate_overhead
 from advisor.serve.capacity import estimate_capacity, fleet_for_peak, fleet_for_profile, simulate_sojourn_ms
 from advisor.serve.client import Endpoint, install_requests, poisson_schedule, run_window
 from advisor.serve.load import LoadClient, json_records, load_test, measure_level
@@ -126,6 +128,42 @@ def test_the_search_finds_the_capacity_of_a_server_with_a_known_service_time(ser
     assert any(not p.meets_bound for p in result.curve)  # the search saw the bound fail above it
     plain = result.to_dict()
     assert plain["found"]["p99_ms"] <= bound_ms and "Poisson" in plain["method"]
+
+
+def test_the_calibrated_overhead_recovers_a_servers_known_per_request_cost(server_2ms):
+    # The stand-in answers one request every 2 ms at saturation: with a "model" of 0.5 ms in-process,
+    # the server adds 1.5 ms a request, whatever one unloaded round trip shows.
+    rows = pd.DataFrame({"a": np.arange(10.0)})
+    calibration = calibrate_overhead(server_2ms, rows, 0.5, concurrency=4, window_s=0.5, processes=1)
+    assert calibration.errors == 0 and calibration.concurrency == 4 and calibration.probe_s == 1.0
+    assert calibration.saturated_rps == pytest.approx(500.0, rel=0.1)
+    assert calibration.server_ms_per_request == pytest.approx(2.0, rel=0.1)
+    assert calibration.overhead_ms == pytest.approx(1.5, abs=0.2)
+    assert "saturated" in calibration.method and "same machine" in calibration.method
+    # Fed to the estimate, it gives the stand-in's own capacity (M/D/1 at 2 ms a request).
+    calibrated = estimate_capacity(0.5, None, 20.0, overhead_ms=calibration.overhead_ms, arrivals=30_000)
+    known = estimate_capacity(2.0, None, 20.0, arrivals=30_000)
+    assert calibrated.max_rps == pytest.approx(known.max_rps, rel=0.12)
+
+
+def test_the_load_command_writes_its_result_as_json(server_2ms, tmp_path):
+    pd.DataFrame({"a": np.arange(10.0)}).to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "load.json"
+    command = [sys.executable, "-m", "advisor", "load", server_2ms, "--rows", str(tmp_path / "rows.csv")]
+    command += ["--p99-ms", "20", "--rate", "100", "--duration", "0.3", "--processes", "1", "--out", str(out)]
+    done = subprocess.run(
+        command,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(out.read_text())
+    assert saved["max_rps"] == 100.0 and saved["found"]["p99_ms"] <= 20.0
+    assert saved["method"].startswith("open loop: Poisson arrivals") and "one level as given" in saved["method"]
+    assert "100 requests/s with p99 <= 20 ms" in done.stdout and f"Written to {out}" in done.stdout
+    assert "100/s offered" in done.stderr  # the progress, one line a level
 
 
 @pytest.mark.parametrize("rho", [0.5, 0.8])

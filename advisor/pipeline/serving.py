@@ -7,7 +7,9 @@ batching; dynamic batching), and the load generator (`advisor.serve.load.load_te
 Poisson arrivals) finds the highest rate whose p99 stays within the bound: the run's p99 limit,
 else the deployment target's expected p99, else 10 ms. Beside each measured rate, the queueing
 estimate from the in-process figures (`advisor.serve.capacity`), with the per-request HTTP
-overhead taken from that candidate's own one-client probe; every other measured candidate gets the
+overhead calibrated on that candidate's own unbatched server under load (`advisor.serve.calibration`:
+closed-loop clients saturate it for two of the check's windows; overhead = 1 / throughput - the in-process single-row
+p50, the load client's share of the machine included); every other measured candidate gets the
 estimate only (with the served candidates' median overhead). The load runs under the machine's
 timing lock, like the timing phase: two runs loading at once would skew each other.
 """
@@ -32,6 +34,7 @@ from advisor.pipeline.plan import ServeCheck
 from advisor.pipeline.progress import Cancelled
 from advisor.pipeline.session import Session
 from advisor.results import CandidateResult
+from advisor.serve.calibration import OverheadCalibration, calibrate_overhead
 from advisor.serve.capacity import capacity_from_result, simulate_sojourn_ms
 from advisor.serve.load import LoadResult, load_test
 
@@ -117,9 +120,10 @@ def _estimate(
     max_wait_ms: float,
     rates: list[float],
     arrivals: int = 100_000,
+    overhead_method: str = "",
 ) -> tuple[Any, tuple[tuple[float, float], ...]]:
     """The capacity estimate, and its simulated p99 at each measured offered rate."""
-    estimate = capacity_from_result(candidate, bound, overhead_ms, max_batch, max_wait_ms, arrivals)
+    estimate = capacity_from_result(candidate, bound, overhead_ms, max_batch, max_wait_ms, arrivals, overhead_method)
     curve = []
     single = {size: m for size, m in candidate.batches.items() if m.threads == 1}
     for rate in rates:
@@ -137,13 +141,17 @@ def _measurement(
     max_wait_ms: float,
     result: LoadResult | None,
     overhead_ms: float,
-    started: float,
+    overhead_method: str,
+    load_s: float,
     notes: tuple[str, ...] = (),
 ) -> ServingMeasurement:
     measured = [(float(p.offered_rps or 0.0), p.achieved_rps, p.p99_ms) for p in (result.curve if result else ())]
     rates = sorted({rate for rate, _, _ in measured})
     arrivals = 100_000 if result else ESTIMATE_ONLY_ARRIVALS
-    estimate, estimate_curve = _estimate(candidate, bound, overhead_ms, max_batch, max_wait_ms, rates, arrivals)
+    started = time.perf_counter()
+    estimate, estimate_curve = _estimate(
+        candidate, bound, overhead_ms, max_batch, max_wait_ms, rates, arrivals, overhead_method
+    )
     found = result.found if result else None
     how = (
         f"served by `python -m advisor serve` from the run's own artifact in a subprocess on this machine (one "
@@ -169,7 +177,7 @@ def _measurement(
         estimate_p99_ms=estimate.p99_ms,
         estimate_curve=estimate_curve,
         estimate_method=estimate.method,
-        wall_s=time.perf_counter() - started,
+        wall_s=load_s + time.perf_counter() - started,
         notes=(*notes, *(result.notes if result else ())),
         method=how,
     )
@@ -178,13 +186,19 @@ def _measurement(
 def _serve_and_load(
     session: Session, key: str, check: ServeCheck, bound: float, rows: Any
 ) -> tuple[list[ServingMeasurement], float | None]:
-    """One candidate served in each configuration: its measurements, and the HTTP overhead its
-    one-client probe showed (None when it could not be served)."""
+    """One candidate served in each configuration: its measurements, and the HTTP overhead calibrated
+    on its unbatched server (None when it could not be served)."""
     candidate = session.run.candidate(key)
     assert candidate.latency is not None and candidate.artifact
-    found: list[ServingMeasurement] = []
-    overhead: float | None = None
-    for max_batch, max_wait_ms in check.configurations:
+    calibration: OverheadCalibration | None = None
+    # The unbatched server goes first: saturating it calibrates the overhead that every configuration's
+    # estimate uses. Without one among the configurations, one is started for the calibration alone.
+    order = sorted(check.configurations, key=lambda c: c[0] != 1)
+    to_serve: list[tuple[int, float, bool]] = [(b, w, True) for b, w in order]
+    if order[0][0] != 1:
+        to_serve.insert(0, (1, 0.0, False))
+    loaded: dict[tuple[int, float], tuple[LoadResult, float]] = {}
+    for max_batch, max_wait_ms, to_load in to_serve:
         if session.stop():
             raise Cancelled()
         started = time.perf_counter()
@@ -192,26 +206,35 @@ def _serve_and_load(
             server, url = _start_server(candidate.artifact, max_batch, max_wait_ms)
         except RuntimeError as exc:
             candidate.notes.append(f"serving check: not served ({exc})")
-            return found, overhead
+            break
         try:
-            result = load_test(
-                url,
-                rows,
-                bound,
-                window_s=check.window_s,
-                max_windows=check.max_windows,
-                resolution=check.resolution,
-                min_requests=check.min_requests,
-            )
+            if calibration is None:
+                calibration = calibrate_overhead(url, rows, candidate.latency.p50_ms, window_s=check.window_s)
+            if to_load:
+                result = load_test(
+                    url,
+                    rows,
+                    bound,
+                    window_s=check.window_s,
+                    max_windows=check.max_windows,
+                    resolution=check.resolution,
+                    min_requests=check.min_requests,
+                )
+                loaded[(max_batch, max_wait_ms)] = (result, time.perf_counter() - started)
+        except RuntimeError as exc:  # the calibration got no answer
+            candidate.notes.append(f"serving check: not loaded ({exc})")
+            break
         finally:
             _stop_server(server)
-        if result.probe is not None and result.probe.p50_ms is not None:
-            # one client's round trip over HTTP, less the in-process single row (and a batch's wait)
-            waited = max_wait_ms if max_batch > 1 else 0.0
-            probe_overhead = max(0.0, result.probe.p50_ms - candidate.latency.p50_ms - waited)
-            overhead = probe_overhead if overhead is None or max_batch <= 1 else overhead
-        found.append(_measurement(candidate, bound, max_batch, max_wait_ms, result, overhead or 0.0, started))
-    return found, overhead
+    if calibration is None:
+        return [], None
+    overhead_ms, how = calibration.overhead_ms, calibration.method
+    found = []
+    for b, w in check.configurations:  # in the check's order, whatever order they were served in
+        if (b, w) in loaded:
+            result, load_s = loaded[(b, w)]
+            found.append(_measurement(candidate, bound, b, w, result, overhead_ms, how, load_s))
+    return found, overhead_ms
 
 
 def check_serving(session: Session) -> None:
@@ -262,13 +285,13 @@ def check_serving(session: Session) -> None:
         if candidate.key in keys or candidate.latency is None or candidate.status != "measured":
             continue
         note = (
-            f"HTTP overhead {typical:.3g} ms: the median of the served candidates' one-client probes"
+            f"HTTP overhead {typical:.3g} ms: the median of the served candidates' overheads, each calibrated "
+            "on its unbatched server at saturation"
             if overheads
             else "no candidate was served: no HTTP overhead added"
         )
         candidate.serving = tuple(
-            _measurement(candidate, bound, b, w, None, typical, time.perf_counter(), (note,))
-            for b, w in check.configurations
+            _measurement(candidate, bound, b, w, None, typical, note, 0.0, (note,)) for b, w in check.configurations
         )
     phases["serving_s"] = time.perf_counter() - t_phase
     for position, candidate in enumerate(run.candidates):

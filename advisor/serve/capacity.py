@@ -5,9 +5,9 @@ The queueing model, stated once (every estimate's `method` repeats it):
 - arrivals are Poisson at rate lambda (open loop, as the load generator sends them);
 - one worker serves one batch at a time, first come first served;
 - without batching (max batch 1) it is an M/G/1 queue whose service time is a fixed per-request
-  overhead (HTTP parsing and the JSON answer, measured once against the running server) plus a
-  single-row prediction time drawn from the measured single-row distribution (a piecewise-linear
-  quantile function through its p50, p95 and p99);
+  overhead (HTTP parsing, the JSON answer and GIL sharing, calibrated against the running server at
+  saturation: see `calibration`) plus a single-row prediction time drawn from the measured
+  single-row distribution (a piecewise-linear quantile function through its p50, p95 and p99);
 - with dynamic batching (max batch N, max wait M), a batch closes when it holds N requests or when
   its oldest request has waited M ms, whichever comes first, and never before the worker is free
   (Triton's dynamic batcher's rule); it then takes the interpolated batch time for its size from
@@ -173,12 +173,14 @@ def estimate_capacity(
     overhead_ms: float = 0.0,
     arrivals: int = 100_000,
     seed: int = 0,
+    overhead_method: str = "",
 ) -> CapacityEstimate:
     """The highest Poisson rate at which one worker's simulated p99 sojourn stays within the bound.
 
     `single_row_ms`: the measured single-row latency (see `service_sampler`); `batch_curve`: batch
     size -> p50 ms per call (needed when `max_batch` > 1); `overhead_ms`: the per-request cost the
-    server adds (HTTP, JSON), measured once.
+    server adds (HTTP, JSON), measured against the server; `overhead_method` says how (it goes into
+    the estimate's `method`).
     """
     sampler = service_sampler(single_row_ms)
     typical = float(np.median(sampler(np.random.default_rng(seed), 1001))) + overhead_ms
@@ -206,7 +208,8 @@ def estimate_capacity(
         "curve x the single-row draw's jitter, + overhead per request"
     )
     method = (
-        f"estimate: {model}; overhead {overhead_ms:.3g} ms per request; Poisson arrivals; p99 of the sojourn "
+        f"estimate: {model}; overhead {overhead_ms:.3g} ms per request"
+        f"{f' ({overhead_method})' if overhead_method else ''}; Poisson arrivals; p99 of the sojourn "
         f"time from a seeded discrete-event simulation of {arrivals:,} arrivals (first {WARMUP_SHARE:.0%} "
         "dropped); highest rate with p99 <= the bound by grid then bisection"
     )
@@ -292,11 +295,19 @@ def capacity_from_result(
     max_batch: int = 1,
     max_wait_ms: float = 0.0,
     arrivals: int = 100_000,
+    overhead_method: str = "",
 ) -> CapacityEstimate:
     """`estimate_capacity` from a `CandidateResult`'s single-row latency and single-thread batch curve."""
     if candidate.latency is None:
         raise ValueError(f"Candidate '{candidate.key}' has no single-row latency measured; it cannot be estimated.")
     curve: dict[int, Any] = {size: m for size, m in candidate.batches.items() if m.threads == 1}
     return estimate_capacity(
-        candidate.latency, curve or None, p99_bound_ms, max_batch, max_wait_ms, overhead_ms, arrivals
+        candidate.latency,
+        curve or None,
+        p99_bound_ms,
+        max_batch,
+        max_wait_ms,
+        overhead_ms,
+        arrivals,
+        overhead_method=overhead_method,
     )
