@@ -2,12 +2,13 @@
 
     python bench/students.py RUN_OUT_FOLDER [...]     # folders holding a run's results.json
 
-For every student (a catalog entry built by "distill") of a finished run: the teacher that taught
-it (the one its notes name), the control (its entry's `control`: the same shape trained from
-scratch on the real labels), and the best candidate (highest primary metric on the test split,
-the baseline and other students left out). Gaps are in points of the primary metric (x 100: pp
-of accuracy, hundredths of R2), positive when the student is better; size and p50 ratios are
-student / best (the artifact as stored; one raw record end to end, 1 thread). The issue's target
+For every student (a catalog entry built by "distill", except those with `labels = "real"`: they
+are controls) of a finished run: the teacher that taught it (the one its notes name), the control
+(its entry's `control`: the same shape or size rule trained on the real labels), and the best
+candidate (highest primary metric on the test split, the baseline and other students left out).
+Gaps are in points of the primary metric (x 100: pp of accuracy, hundredths of R2), positive when
+the student is better; size and p50 ratios are student / best (the artifact as stored; one raw
+record end to end, 1 thread). The issue's target
 (#16): a student within 1 point of the best that is at least 10x smaller and 5x faster per row.
 `student_rows` is what other benches (bench_quality.py) call.
 """
@@ -63,7 +64,7 @@ def student_rows(run: Any) -> list[StudentRow]:
     if not isinstance(run, advisor.Run):
         run = advisor.open_run(run)
     entries = {e["key"]: e for e in run.settings.get("catalog") or []}
-    students = [k for k, e in entries.items() if e.get("builder") == "distill"]
+    students = [k for k, e in entries.items() if e.get("builder") == "distill" and e["params"].get("labels") != "real"]
     sign = 1.0 if advisor.HIGHER_IS_BETTER.get(run.primary_metric, True) else -1.0
     measured = [
         c

@@ -122,6 +122,28 @@ def test_lightgbm_answers_one_row_through_its_c_single_row_predict_exactly(kind,
     predictor.set_threads(1)
 
 
+@pytest.mark.parametrize("kind", sorted(SETS))
+def test_the_c_scorer_keeps_alive_the_counter_it_passes_by_address(kind, setups):
+    # LightGBM writes the output length through a pointer on every call: had the scorer kept only the
+    # address, the counter would be freed when compile_lightgbm returned and each call would write 8
+    # bytes into freed memory (seen: a stored fast-path label garbled, so the slow path came back).
+    import ctypes
+    import gc
+
+    from advisor.deploy.native import compile_lightgbm
+
+    s = setups[kind]
+    scorer = compile_lightgbm(s.lightgbm)
+    assert scorer is not None
+    kept = [v for v in (getattr(scorer, "__defaults__", None) or ()) if isinstance(v, ctypes.c_int64)]
+    assert len(kept) == 1
+    gc.collect()
+    row = s.encoder.transform(s.rows.head(1))[0]
+    first = scorer(row)
+    garbage = [bytearray(8) for _ in range(10_000)]  # reuse freed memory, as the process would
+    assert np.array_equal(scorer(row), first) and len(garbage) == 10_000
+
+
 @pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("kind", sorted(SETS))
 def test_networks_answer_one_row_in_their_own_arithmetic(kind, codec, setups):

@@ -17,7 +17,7 @@ from advisor.candidates.builders import SklearnModel, build_decision_tree, build
 from advisor.candidates.compress import EnsembleModel
 from advisor.candidates.context import TrainContext
 from advisor.candidates.registry import BUILDERS
-from advisor.candidates.selection import log_loss, select_ensemble, squared_error
+from advisor.candidates.selection import drop_weak_members, log_loss, select_ensemble, squared_error
 from advisor.data.encoder import TabularEncoder
 from advisor.deploy.describe import model_card
 from advisor.deploy.fast import compile_model
@@ -67,6 +67,47 @@ def test_selection_on_squared_error_for_regression():
     y = np.linspace(0, 10, 50)
     selection = select_ensemble({"exact": y.copy(), "off": y + 3.0, "mean": np.full(50, y.mean())}, squared_error(y))
     assert selection.weights == {"exact": 1.0, "off": 0.0, "mean": 0.0}
+
+
+def test_a_member_that_barely_helps_is_dropped_and_the_others_renormalised():
+    y = np.arange(400) % 2
+    rng = np.random.default_rng(1)
+    first_half = np.arange(400) < 200
+    good = _probabilities(y, np.where(first_half, 0.95, 0.45), k=2)
+    other = _probabilities(y, np.where(first_half, 0.4, 0.9), k=2)  # right where good is unsure
+    near_copy = 0.5 * good + 0.5 * other + rng.normal(0, 0.002, good.shape)  # adds next to nothing
+    near_copy /= near_copy.sum(axis=1, keepdims=True)
+    predictions = {"good": good, "other": other, "copy": near_copy}
+    loss = log_loss(y)
+    weights = {"good": 0.6, "other": 0.36, "copy": 0.04}
+    kept, dropped = drop_weak_members(predictions, weights, loss, tolerance=0.002)
+    assert [d.key for d in dropped] == ["copy"] and dropped[0].weight == 0.04
+    assert kept == pytest.approx({"good": 0.6 / 0.96, "other": 0.36 / 0.96})
+    assert list(kept) == ["good", "other"]  # heaviest first
+    reference = loss(0.6 * good + 0.36 * other + 0.04 * near_copy)
+    assert loss(kept["good"] * good + kept["other"] * other) <= reference * 1.002
+    assert dropped[0].loss_rise == pytest.approx(loss(kept["good"] * good + kept["other"] * other) / reference - 1)
+
+
+def test_a_member_the_loss_needs_stays_and_the_drops_together_stay_within_the_tolerance():
+    y = np.arange(200) % 2
+    first_half = np.arange(200) < 100
+    a = _probabilities(y, np.where(first_half, 0.95, 0.3), k=2)
+    b = _probabilities(y, np.where(first_half, 0.3, 0.95), k=2)
+    kept, dropped = drop_weak_members({"a": a, "b": b}, {"a": 0.5, "b": 0.5}, log_loss(y))
+    assert dropped == () and kept == {"a": 0.5, "b": 0.5}  # each is right where the other is wrong
+    # three members each costing ~0.15% alone: dropping two would cost more than 0.2% together
+    base = _probabilities(y, np.full(200, 0.8), k=2)
+    tweaks = {f"m{i}": _probabilities(y, np.full(200, 0.8 + d), k=2) for i, d in enumerate((0.0016, 0.0016))}
+    predictions = {"base": base, **tweaks}
+    weights = {"base": 0.5, "m0": 0.25, "m1": 0.25}
+    loss = log_loss(y)
+    reference = loss(sum(weights[k] * p for k, p in predictions.items()))
+    kept, dropped = drop_weak_members(predictions, weights, loss, tolerance=0.002)
+    assert loss(sum(w * predictions[k] for k, w in kept.items())) <= reference * 1.002 + 1e-12
+    assert [d.key for d in dropped] == ["m1"] and list(kept) == ["base", "m0"]  # equal weights: the later first
+    with pytest.raises(ValueError):
+        drop_weak_members(predictions, weights, loss, tolerance=-0.1)
 
 
 def test_selection_refuses_no_models_or_rounds():
@@ -242,3 +283,32 @@ def test_an_ensemble_stored_before_weights_loads_as_the_equal_average():
     members = old.members
     assert getattr(old, "weights", None) is None
     assert np.allclose(old.scores(X_test), (members["linear"].scores(X_test) + members["tree"].scores(X_test)) / 2)
+
+
+def test_the_lightgbm_student_and_its_control_fit_a_twentieth_of_the_teacher_and_say_what_they_kept():
+    ctx, X_test = _context()
+    registry = load_candidates()
+    for key in ("linear", "lightgbm", "ensemble-selected"):
+        spec = registry.get(key)
+        ctx.models[key] = BUILDERS[spec.builder](spec.params, replace(ctx, spec=spec))
+    budget = int(distill.stored_bytes(ctx.models["ensemble-selected"]) * distill.SIZE_SHARE)
+    for key in ("distill-lightgbm", "lightgbm-sized"):
+        spec = registry.get(key)
+        model = BUILDERS[spec.builder](spec.params, replace(ctx, spec=spec))
+        assert len(model.booster.model_to_string()) <= budget
+        assert any("sized to 1/20 of the teacher's stored model" in note for note in model.build_notes)
+        assert any("kept" in note and "the most that fit" in note for note in model.build_notes)
+        assert model.scores(X_test).shape == (len(X_test), ctx.n_classes)
+    assert "real labels only" in model.build_notes[0]  # the control learns from no teacher
+
+
+def test_the_stored_size_estimate_is_the_lightgbm_text_and_sums_an_ensemble():
+    ctx, _ = _context()
+    registry = load_candidates()
+    for key in ("lightgbm-fast", "tree"):
+        spec = registry.get(key)
+        ctx.models[key] = BUILDERS[spec.builder](spec.params, replace(ctx, spec=spec))
+    booster_text = len(ctx.models["lightgbm-fast"].booster.model_to_string())
+    assert distill.stored_bytes(ctx.models["lightgbm-fast"]) == booster_text
+    both = EnsembleModel(dict(ctx.models), {"lightgbm-fast": 0.5, "tree": 0.5})
+    assert distill.stored_bytes(both) == booster_text + distill.stored_bytes(ctx.models["tree"])

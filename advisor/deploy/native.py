@@ -86,7 +86,9 @@ def compile_lightgbm(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     width = booster.num_feature()
     outputs = booster.num_model_per_iteration() if model.task != "regression" else 1
     handle = config.handle
-    length = ctypes.c_int64()  # written with the same value by every call
+    # written with the same value by every call; each scorer keeps `length` itself alive (a default
+    # argument), since its address alone would let it be freed and every call write into freed memory
+    length = ctypes.c_int64()
     length_at = ctypes.addressof(length)
 
     def checked(x: np.ndarray) -> np.ndarray:
@@ -96,7 +98,7 @@ def compile_lightgbm(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
 
     if model.task == "binary":
 
-        def binary(x: np.ndarray, _config: _FastConfig = config) -> np.ndarray:
+        def binary(x: np.ndarray, _config: _FastConfig = config, _length: ctypes.c_int64 = length) -> np.ndarray:
             x = checked(x)
             out = np.empty(2)
             code = predict(handle, x.ctypes.data, length_at, out.ctypes.data + 8)  # p into out[1]
@@ -108,7 +110,7 @@ def compile_lightgbm(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         scorer = binary
     else:
 
-        def scores(x: np.ndarray, _config: _FastConfig = config) -> np.ndarray:
+        def scores(x: np.ndarray, _config: _FastConfig = config, _length: ctypes.c_int64 = length) -> np.ndarray:
             x = checked(x)
             out = np.empty(outputs)
             code = predict(handle, x.ctypes.data, length_at, out.ctypes.data)

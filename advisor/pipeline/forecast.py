@@ -62,7 +62,7 @@ TRAIN_COST_PRIOR: dict[str, float] = {
     "mlp-prune90": 0.5, "mlp-prune90-ft": 5.0, "mlp-neurons50": 0.4, "mlp-neurons50-ft": 3.8,
     "mlp-half": 12.0, "mlp-small": 6.4, "mlp-narrow": 9.5, "mlp-lowrank": 8.1, "mlp-gzip": 0.5,
     "mlp-huffman": 0.5, "ensemble": 0.9, "ensemble-selected": 1.0, "distill-mlp": 18.2, "distill-tree": 0.9,
-    "distill-lightgbm": 0.8, "tree-d6": 0.6,
+    "distill-lightgbm": 1.5, "lightgbm-sized": 0.5, "tree-d6": 0.6,
 }  # fmt: skip
 
 
