@@ -139,6 +139,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-rows", type=int, default=1000, help="most rows in one request (default 1000)")
     serve.add_argument("--workers", type=int, default=1, help="server processes, each with the model (default 1)")
     serve.add_argument("--threads", type=int, default=1, help="the model's threads per worker (default 1)")
+    serve.add_argument("--max-queue", type=int, default=2048, help="most requests waiting; more get 503 (default 2048)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
 
     load = commands.add_parser("load", help="the highest request rate a served model answers within a p99 bound")
@@ -529,6 +530,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_body_bytes=int(args.max_body_mb * 1_000_000),
             max_rows=args.max_rows,
             threads=args.threads,
+            max_queue=args.max_queue,
         )
         return 0
     if args.command == "load":

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ import pytest
 from advisor.serve.calibration import calibrate_overhead
 from advisor.serve.capacity import estimate_capacity, fleet_for_peak, fleet_for_profile, simulate_sojourn_ms
 from advisor.serve.client import Endpoint, install_requests, poisson_schedule, run_window
-from advisor.serve.load import LoadClient, json_records, load_test, measure_level
+from advisor.serve.load import LoadClient, LoadStopped, json_records, load_test, measure_level
 
 from conftest import PROJECT
 
@@ -130,12 +131,47 @@ def test_the_search_finds_the_capacity_of_a_server_with_a_known_service_time(ser
     assert plain["found"]["p99_ms"] <= bound_ms and "Poisson" in plain["method"]
 
 
+def test_a_stop_request_ends_the_search_within_about_one_window(server_2ms):
+    # The same search as above takes several levels of up to 1.2 s windows; asked to stop after 1 s,
+    # it ends before its next window: within the longest window (4 x 0.3 s) and one pause after a
+    # failed level (0.5 s), plus slack for two shared cores.
+    asked = threading.Event()
+    asked_at: list[float] = []
+    timer = threading.Timer(1.0, lambda: (asked_at.append(time.monotonic()), asked.set()))
+    measured = []
+    timer.start()
+    try:
+        with pytest.raises(LoadStopped):
+            load_test(
+                server_2ms,
+                pd.DataFrame({"a": np.arange(10.0)}),
+                20.0,
+                window_s=0.3,
+                max_windows=3,
+                resolution=0.25,
+                timeout_s=0.5,
+                processes=1,
+                min_requests=100,
+                progress=measured.append,
+                should_stop=asked.is_set,
+            )
+    finally:
+        timer.cancel()
+    assert asked_at and time.monotonic() - asked_at[0] < 1.2 + 0.5 + 1.5
+    assert len(measured) < 4  # the search found nothing like an answer before it stopped
+
+
 def test_the_calibrated_overhead_recovers_a_servers_known_per_request_cost(server_2ms):
     # The stand-in answers one request every 2 ms at saturation: with a "model" of 0.5 ms in-process,
     # the server adds 1.5 ms a request, whatever one unloaded round trip shows.
     rows = pd.DataFrame({"a": np.arange(10.0)})
-    calibration = calibrate_overhead(server_2ms, rows, 0.5, concurrency=4, window_s=0.5, processes=1)
+    calibration = calibrate_overhead(server_2ms, rows, 0.5, concurrency=4, window_s=0.5, processes=1, floor_requests=50)
     assert calibration.errors == 0 and calibration.concurrency == 4 and calibration.probe_s == 1.0
+    # The floor: a light open-loop probe at a fifth of the saturated rate, less the 2 ms service time.
+    assert calibration.floor_rps == pytest.approx(0.2 * calibration.saturated_rps)
+    assert set(calibration.floor_ms) == {"p50", "p95", "p99"}
+    assert 0 <= calibration.floor_ms["p50"] <= calibration.floor_ms["p95"] <= calibration.floor_ms["p99"]
+    assert "no queue explains" in calibration.floor_method
     assert calibration.saturated_rps == pytest.approx(500.0, rel=0.1)
     assert calibration.server_ms_per_request == pytest.approx(2.0, rel=0.1)
     assert calibration.overhead_ms == pytest.approx(1.5, abs=0.2)
@@ -189,6 +225,35 @@ def test_batching_raises_capacity_when_the_batch_curve_is_sublinear():
     linear = {1: 1.0, 16: 16.0, 256: 256.0}  # no economy of scale: batching buys nothing
     no_gain = estimate_capacity(1.0, linear, 10.0, max_batch=32, max_wait_ms=2.0, overhead_ms=0.1, arrivals=30_000)
     assert no_gain.max_rps <= 1.1 * alone.max_rps
+
+
+def test_the_latency_floor_is_added_to_every_simulated_answer():
+    # M/D/1 with D = 1 ms has its sojourn p99 at 11.36 ms at rho = 0.8 (Erlang); a constant floor of
+    # 3 ms outside the queue moves the bound that rate meets to 14.36 ms.
+    service = {"p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0}
+    estimate = estimate_capacity(service, None, 14.36, arrivals=50_000, delay_ms=3.0)
+    assert estimate.max_rps == pytest.approx(800.0, rel=0.05)
+    assert "latency floor outside the queue of 3 ms" in estimate.method
+    # A floor with a tail (p50 1 ms, p99 6 ms) leaves less room for queueing than its median alone
+    # would, and more than its mean-plus-tail as a constant: the two tails rarely meet in one answer.
+    tailed = estimate_capacity(service, None, 14.36, arrivals=50_000, delay_ms={"p50": 1.0, "p95": 3.0, "p99": 6.0})
+    median_only = estimate_capacity(service, None, 14.36, arrivals=50_000, delay_ms=1.0)
+    assert estimate.max_rps < tailed.max_rps < median_only.max_rps and "p99 6 ms" in tailed.method
+
+
+def test_a_few_fast_records_are_answered_one_by_one_not_as_a_slow_batch():
+    # A fast single-row path (0.01 ms) beside a batch call that costs 0.4 ms however few rows it has:
+    # the server answers a handful of records one by one, so batching never costs capacity.
+    curve = {1: 0.4, 16: 0.5, 256: 2.0}
+    alone = estimate_capacity(0.01, curve, 10.0, overhead_ms=0.2, arrivals=30_000)
+    batched = estimate_capacity(0.01, curve, 10.0, max_batch=32, overhead_ms=0.2, arrivals=30_000)
+    assert batched.max_rps >= 0.95 * alone.max_rps
+    from advisor.serve.server import _alone_below
+
+    # 2 rows 0.4 ms, 32 rows 0.7 ms: fixed 0.38 ms + 0.01 ms a row; a record alone 0.02 ms.
+    assert _alone_below(0.02, 0.4, 0.7, 32) == pytest.approx(0.38 / 0.01, rel=0.01)
+    assert _alone_below(0.005, 0.4, 0.7, 32) == float("inf")  # alone is always quicker
+    assert _alone_below(1.0, 1.2, 5.0, 32) < 2  # a slow single-row path: batch everything
 
 
 def test_the_workers_needed_for_a_peak_and_their_cost():

@@ -6,6 +6,7 @@ One small run (penguins, linear and tree, quick timing, tiny load windows) serve
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,33 @@ def test_the_app_has_the_checkbox_and_a_served_run_shows_its_tab(served, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     assert at.checkbox(key="serve_check").value is False
     assert any(t.label == "Served over HTTP" for t in at.tabs)
+
+
+def test_a_cancel_during_a_load_search_ends_the_run_before_the_next_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import advisor.pipeline.serving as serving
+
+    cancelled_at: list[float] = []
+    real_load_test = serving.load_test
+
+    def cancel_after_the_first_level(*args: Any, **kwargs: Any) -> Any:  # Cancel pressed as the probe is measured
+        return real_load_test(*args, **kwargs, progress=lambda point: cancelled_at.append(time.monotonic()))
+
+    monkeypatch.setattr(serving, "load_test", cancel_after_the_first_level)
+    run = advisor.advise(
+        DATA / "penguins.csv",
+        "species",
+        candidates=["linear"],
+        timing=advisor.QUICK_TIMING,
+        with_learning_curve=False,
+        serve_check=advisor.ServeCheck(
+            window_s=0.5, max_windows=2, min_requests=50, rows=100, configurations=((1, 0),)
+        ),
+        should_stop=lambda: bool(cancelled_at),
+        store=tmp_path / "store",
+    )
+    # The search would go on for levels of windows; it ends before its next window instead (a failed
+    # probe pauses up to 1 s first), and the server is stopped on the way out.
+    assert run.status == "cancelled" and len(cancelled_at) == 1
+    assert time.monotonic() - cancelled_at[0] < 1.0 + 2.0

@@ -9,9 +9,11 @@ else the deployment target's expected p99, else 10 ms. Beside each measured rate
 estimate from the in-process figures (`advisor.serve.capacity`), with the per-request HTTP
 overhead calibrated on that candidate's own unbatched server under load (`advisor.serve.calibration`:
 closed-loop clients saturate it for two of the check's windows; overhead = 1 / throughput - the in-process single-row
-p50, the load client's share of the machine included); every other measured candidate gets the
-estimate only (with the served candidates' median overhead). The load runs under the machine's
-timing lock, like the timing phase: two runs loading at once would skew each other.
+p50, the load client's share of the machine included; then a light open-loop probe measures the
+latency floor no queue explains); every other measured candidate gets the estimate only (with the
+served candidates' median overhead and floor). The load runs under the machine's
+timing lock, like the timing phase: two runs loading at once would skew each other. A run's
+Cancel ends a configuration's rate search before its next window (`load_test(should_stop=...)`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from advisor.pipeline.session import Session
 from advisor.results import CandidateResult
 from advisor.serve.calibration import OverheadCalibration, calibrate_overhead
 from advisor.serve.capacity import capacity_from_result, simulate_sojourn_ms
-from advisor.serve.load import LoadResult, load_test
+from advisor.serve.load import LoadResult, LoadStopped, load_test
 
 DEFAULT_P99_BOUND_MS = 10.0
 START_TIMEOUT_S = 60.0
@@ -121,14 +123,17 @@ def _estimate(
     rates: list[float],
     arrivals: int = 100_000,
     overhead_method: str = "",
+    floor_ms: Any = 0.0,
 ) -> tuple[Any, tuple[tuple[float, float], ...]]:
     """The capacity estimate, and its simulated p99 at each measured offered rate."""
-    estimate = capacity_from_result(candidate, bound, overhead_ms, max_batch, max_wait_ms, arrivals, overhead_method)
+    estimate = capacity_from_result(
+        candidate, bound, overhead_ms, max_batch, max_wait_ms, arrivals, overhead_method, floor_ms
+    )
     curve = []
     single = {size: m for size, m in candidate.batches.items() if m.threads == 1}
     for rate in rates:
         sojourn, _, _ = simulate_sojourn_ms(
-            rate, candidate.latency, single or None, max_batch, max_wait_ms, overhead_ms, CURVE_ARRIVALS
+            rate, candidate.latency, single or None, max_batch, max_wait_ms, overhead_ms, CURVE_ARRIVALS, 0, floor_ms
         )
         curve.append((rate, float(np.percentile(sojourn, 99))))
     return estimate, tuple(curve)
@@ -144,13 +149,14 @@ def _measurement(
     overhead_method: str,
     load_s: float,
     notes: tuple[str, ...] = (),
+    floor_ms: Any = 0.0,
 ) -> ServingMeasurement:
     measured = [(float(p.offered_rps or 0.0), p.achieved_rps, p.p99_ms) for p in (result.curve if result else ())]
     rates = sorted({rate for rate, _, _ in measured})
     arrivals = 100_000 if result else ESTIMATE_ONLY_ARRIVALS
     started = time.perf_counter()
     estimate, estimate_curve = _estimate(
-        candidate, bound, overhead_ms, max_batch, max_wait_ms, rates, arrivals, overhead_method
+        candidate, bound, overhead_ms, max_batch, max_wait_ms, rates, arrivals, overhead_method, floor_ms
     )
     found = result.found if result else None
     how = (
@@ -185,9 +191,9 @@ def _measurement(
 
 def _serve_and_load(
     session: Session, key: str, check: ServeCheck, bound: float, rows: Any
-) -> tuple[list[ServingMeasurement], float | None]:
-    """One candidate served in each configuration: its measurements, and the HTTP overhead calibrated
-    on its unbatched server (None when it could not be served)."""
+) -> tuple[list[ServingMeasurement], OverheadCalibration | None]:
+    """One candidate served in each configuration: its measurements, and the HTTP overhead and
+    latency floor calibrated on its unbatched server (None when it could not be served)."""
     candidate = session.run.candidate(key)
     assert candidate.latency is not None and candidate.artifact
     calibration: OverheadCalibration | None = None
@@ -209,8 +215,12 @@ def _serve_and_load(
             break
         try:
             if calibration is None:
-                calibration = calibrate_overhead(url, rows, candidate.latency.p50_ms, window_s=check.window_s)
+                calibration = calibrate_overhead(
+                    url, rows, candidate.latency.p50_ms, window_s=check.window_s, should_stop=session.stop
+                )
             if to_load:
+                if session.stop():
+                    raise Cancelled()
                 result = load_test(
                     url,
                     rows,
@@ -219,8 +229,11 @@ def _serve_and_load(
                     max_windows=check.max_windows,
                     resolution=check.resolution,
                     min_requests=check.min_requests,
+                    should_stop=session.stop,  # a Cancel ends the search within about one window
                 )
                 loaded[(max_batch, max_wait_ms)] = (result, time.perf_counter() - started)
+        except LoadStopped:
+            raise Cancelled() from None
         except RuntimeError as exc:  # the calibration got no answer
             candidate.notes.append(f"serving check: not loaded ({exc})")
             break
@@ -228,13 +241,17 @@ def _serve_and_load(
             _stop_server(server)
     if calibration is None:
         return [], None
-    overhead_ms, how = calibration.overhead_ms, calibration.method
+    overhead_ms, how = calibration.overhead_ms, "; ".join(filter(None, (calibration.method, calibration.floor_method)))
     found = []
     for b, w in check.configurations:  # in the check's order, whatever order they were served in
         if (b, w) in loaded:
             result, load_s = loaded[(b, w)]
-            found.append(_measurement(candidate, bound, b, w, result, overhead_ms, how, load_s))
-    return found, overhead_ms
+            found.append(
+                _measurement(
+                    candidate, bound, b, w, result, overhead_ms, how, load_s, floor_ms=calibration.floor_ms or 0.0
+                )
+            )
+    return found, calibration
 
 
 def check_serving(session: Session) -> None:
@@ -254,7 +271,7 @@ def check_serving(session: Session) -> None:
         other = f"run {holder['run_id'][:8]}" if holder and holder.get("run_id") else "another run"
         report("serving", f"Waiting for the timing lock: {other} is timing on this machine ({waited:.0f} s so far)")
 
-    overheads: list[float] = []
+    calibrations: list[OverheadCalibration] = []
     try:
         lock = timing_lock(run.run_id, on_wait=on_wait, should_stop=session.stop)
         lock.__enter__()
@@ -274,24 +291,27 @@ def check_serving(session: Session) -> None:
                 total=total,
                 unit="configurations",
             )
-            measured, overhead = _serve_and_load(session, key, check, bound, rows)
+            measured, calibration = _serve_and_load(session, key, check, bound, rows)
             run.candidate(key).serving = tuple(measured)
-            if overhead is not None:
-                overheads.append(overhead)
+            if calibration is not None:
+                calibrations.append(calibration)
     finally:
         lock.__exit__(None, None, None)
-    typical = statistics.median(overheads) if overheads else 0.0
+    typical = statistics.median(c.overhead_ms for c in calibrations) if calibrations else 0.0
+    floors = [c.floor_ms for c in calibrations if c.floor_ms]
+    floor = {q: statistics.median(f[q] for f in floors) for q in ("p50", "p95", "p99")} if floors else 0.0
     for candidate in run.candidates:  # the estimate alone for every other measured candidate
         if candidate.key in keys or candidate.latency is None or candidate.status != "measured":
             continue
         note = (
-            f"HTTP overhead {typical:.3g} ms: the median of the served candidates' overheads, each calibrated "
-            "on its unbatched server at saturation"
-            if overheads
-            else "no candidate was served: no HTTP overhead added"
+            f"HTTP overhead {typical:.3g} ms and latency floor: the medians of the served candidates', each "
+            "calibrated on its unbatched server (saturated, then lightly loaded)"
+            if calibrations
+            else "no candidate was served: no HTTP overhead or latency floor added"
         )
         candidate.serving = tuple(
-            _measurement(candidate, bound, b, w, None, typical, note, 0.0, (note,)) for b, w in check.configurations
+            _measurement(candidate, bound, b, w, None, typical, note, 0.0, (note,), floor)
+            for b, w in check.configurations
         )
     phases["serving_s"] = time.perf_counter() - t_phase
     for position, candidate in enumerate(run.candidates):

@@ -2,11 +2,20 @@
 
 A batch closes when it holds `max_batch_rows` rows or when its oldest request has waited
 `max_wait_ms`, whichever comes first; then the whole batch is answered by one call of `answer`
-in a single worker thread (so the event loop keeps accepting requests, and the model is never
-called from two threads at once). While that call runs, new requests queue up, so a busy server
-forms larger batches by itself. A request is never split: one with more rows than `max_batch_rows`
-is a batch of its own, and one that would overflow the batch being formed opens the next.
-`max_batch_rows=1` means no batching: every request is answered alone.
+(the model is never called from two threads at once). While that call runs, new requests queue
+up, so a busy server forms larger batches by itself. A slow model answers in a single worker
+thread, so the event loop keeps reading requests meanwhile; a fast one (`inline=True`: the server
+chooses it when a full batch takes under `INLINE_BELOW_MS`) answers on the event loop itself:
+handing a sub-millisecond call to a thread and back costs more than the call, and the two threads'
+turns on the GIL (Python hands it over every 5 ms) put a tail of milliseconds on a few answers.
+A request is never split: one with more rows than `max_batch_rows` is a batch of its own, and
+one that would overflow the batch being formed opens the next. `max_batch_rows=1` means no
+batching: every request is answered alone.
+
+The queue is bounded: when `max_queue` requests are already waiting (queued or in a batch still
+forming, not yet being predicted), `submit` refuses the next at once (`Overloaded`) rather than
+let every caller's wait grow without end. `stop` drains: it refuses new requests (`Stopping`),
+answers every one already waiting, and only then ends the batcher task.
 
 The batcher knows nothing about models or HTTP: `answer` maps a list of payloads to one outcome
 per payload (a result, or an exception to hand back to that payload's caller).
@@ -25,6 +34,27 @@ from typing import Any
 import numpy as np
 
 RECENT = 10_000  # queue waits and batch times kept for the percentiles /metrics reports
+# A batch that takes less than this is answered on the event loop rather than in a worker thread.
+# Measured on adult's linear model behind uvicorn (one worker, 2 cores shared with the load client,
+# open-loop Poisson load): p99 at 1,000 requests/s 6.2 ms inline against 7.0-16 ms through a thread,
+# and at 1,500/s 9-10 ms against 23-59 ms (bench/bench_serving.py has the rerun).
+INLINE_BELOW_MS = 2.0
+# Requests that may wait for a batch before more are refused: room for a burst of a thousand
+# concurrent clients (tests/test_serve.py sends one); past it, a caller gets a 503 at once instead
+# of a wait that only grows while the server is over its capacity.
+DEFAULT_MAX_QUEUE = 2048
+
+
+class Overloaded(Exception):
+    """`submit` refused a request: `waiting` requests were already waiting (the queue's bound)."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} requests are waiting")
+        self.waiting = waiting
+
+
+class Stopping(Exception):
+    """`submit` refused a request: the batcher is draining its queue before it stops."""
 
 
 @dataclass
@@ -39,10 +69,21 @@ class Batcher:
     """Collect requests into batches and answer each batch in one worker thread.
 
     Create it, `await start()` inside the serving event loop, `await submit(payload, rows)` per
-    request, `await stop()` at shutdown."""
+    request, `await stop()` at shutdown (it answers what is queued first)."""
 
-    def __init__(self, answer: Callable[[list[Any]], Sequence[Any]], max_batch_rows: int, max_wait_ms: float) -> None:
+    def __init__(
+        self,
+        answer: Callable[[list[Any]], Sequence[Any]],
+        max_batch_rows: int,
+        max_wait_ms: float,
+        inline: bool = False,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
         self.answer = answer
+        self.inline = inline
+        self.max_queue = max_queue
+        self.waiting = 0  # submitted and not yet in a batch being predicted
+        self.shed = 0  # refused because `max_queue` were waiting
         self.max_batch_rows = max_batch_rows
         self.max_wait_ms = max_wait_ms
         self.requests = 0
@@ -55,13 +96,23 @@ class Batcher:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._stopping = False
+        self._idle: asyncio.Event | None = None  # set while nothing waits and no batch is being predicted
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advisor-predict")
         self._task = asyncio.create_task(self._run(), name="advisor-batcher")
 
     async def stop(self) -> None:
+        """Refuse new requests, answer every waiting one, then end the batcher task."""
+        self._stopping = True
+        if self._task is not None and self._idle is not None and not self._task.done():
+            drained = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait([drained, self._task], return_when=asyncio.FIRST_COMPLETED)
+            drained.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -73,9 +124,16 @@ class Batcher:
 
     async def submit(self, payload: Any, rows: int) -> Any:
         """The outcome `answer` gave for this payload (raised when it is an exception)."""
-        assert self._queue is not None, "Batcher.start() was not awaited"
+        assert self._queue is not None and self._idle is not None, "Batcher.start() was not awaited"
+        if self._stopping:
+            raise Stopping()
+        if self.waiting >= self.max_queue:
+            self.shed += 1
+            raise Overloaded(self.waiting)
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(payload, rows, time.perf_counter(), future))
+        self.waiting += 1
+        self._idle.clear()
         outcome = await future
         if isinstance(outcome, BaseException):
             raise outcome
@@ -109,18 +167,30 @@ class Batcher:
         carried: _Pending | None = None
         while True:
             batch, carried = await self._next_batch(carried)
+            self.waiting -= len(batch)
             batch = [p for p in batch if not p.future.done()]  # callers that went away are not answered
             if not batch:
+                self._settle()
                 continue
             started = time.perf_counter()
             try:
-                outcomes = list(await loop.run_in_executor(self._executor, self.answer, [p.payload for p in batch]))
+                payloads = [p.payload for p in batch]
+                if self.inline:
+                    outcomes = list(self.answer(payloads))
+                else:
+                    outcomes = list(await loop.run_in_executor(self._executor, self.answer, payloads))
             except Exception as exc:  # `answer` itself failed: every caller in the batch hears of it
                 outcomes = [exc] * len(batch)
             self._record(batch, started, time.perf_counter())
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(outcome)
+            self._settle()
+
+    def _settle(self) -> None:
+        """Mark the batcher idle once every request submitted has been answered (`stop` waits for it)."""
+        if self.waiting == 0 and self._idle is not None:
+            self._idle.set()
 
     def _record(self, batch: list[_Pending], started_s: float, ended_s: float) -> None:
         rows = sum(p.rows for p in batch)
@@ -148,6 +218,10 @@ class Batcher:
         return {
             "max_batch_rows": self.max_batch_rows,
             "max_wait_ms": self.max_wait_ms,
+            "predicts_on": "the event loop" if self.inline else "a worker thread",
+            "max_queue": self.max_queue,
+            "waiting": self.waiting,
+            "shed": self.shed,
             "requests": self.requests,
             "rows": self.rows,
             "batches": self.batches,

@@ -13,10 +13,19 @@ The load client runs where it runs (on the bench and in a run's serving check: t
 its CPU time competes with the server's, and the calibration keeps that competition in the cost,
 so an estimate built on it holds for that setting (the `method` says how much of the machine the
 client used).
+
+Then the latency floor: what a request waits that no queue explains (the client's and the
+kernel's scheduling, the network stack, a collection by Python's garbage collector). An open-loop
+probe at `LIGHT_SHARE` of the saturated rate, where the worker is mostly idle, measures the round
+trip's p50/p95/p99; less the service time (overhead + model time), that is the floor the
+estimate adds to every simulated answer (`capacity.simulate_sojourn_ms`'s `delay_ms`). On two
+shared cores its p99 was 2-6 ms beside a service time of about 0.5 ms, which is why an estimate
+without it ran 1.2-2x above the measured capacity at a 10 ms bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +34,8 @@ from advisor.serve.load import load_test
 SATURATION_CLIENTS = 8  # enough to keep one worker's queue non-empty at sub-millisecond service times
 PROBE_WINDOW_S = 1.0
 PROBE_WINDOWS = 2  # the probe pools two windows: about 2 s of saturation
+LIGHT_SHARE = 0.2  # the floor's probe offers this share of the saturated rate (a mostly idle worker)
+LIGHT_REQUESTS = 600  # at least this many requests in each of the floor probe's windows (p99 from 6 or more)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,9 @@ class OverheadCalibration:
     client_cpu_machine_share: float  # the load client's CPU time / (wall time x cores) during the probe
     errors: int
     method: str
+    floor_ms: dict[str, float] | None = None  # p50/p95/p99 of the round trip less the service time, light load
+    floor_rps: float | None = None  # the rate the floor was probed at
+    floor_method: str = ""
 
 
 def calibrate_overhead(
@@ -53,9 +67,14 @@ def calibrate_overhead(
     windows: int = PROBE_WINDOWS,
     processes: int | None = None,
     timeout_s: float = 2.0,
+    floor: bool = True,
+    floor_requests: int = LIGHT_REQUESTS,
+    should_stop: Callable[[], bool] | None = None,
 ) -> OverheadCalibration:
     """Saturate the unbatched server at `url` (its `POST /predict`, one row of `rows` a request)
-    and return its per-request cost less `model_ms`, the model's in-process single-row time."""
+    and return its per-request cost less `model_ms`, the model's in-process single-row time; with
+    `floor`, also the latency floor from a light open-loop probe (see the module's note).
+    `should_stop` is passed to both probes (`load.LoadStopped` when it says stop)."""
     result = load_test(
         url,
         rows,
@@ -66,6 +85,7 @@ def calibrate_overhead(
         max_windows=windows,
         timeout_s=timeout_s,
         processes=processes,
+        should_stop=should_stop,
     )
     point = result.curve[-1]
     if point.achieved_rps <= 0:
@@ -80,7 +100,39 @@ def calibrate_overhead(
         f"machine and used {point.client_cpu_machine_share:.0%} of its CPU: its competition for the cores is in "
         "the figure, so the estimate is for that setting"
     )
+    floor_ms, floor_rps, floor_method = None, None, ""
+    if floor:
+        floor_rps = LIGHT_SHARE * point.achieved_rps
+        light = load_test(
+            url,
+            rows,
+            timeout_s * 1e3,
+            rate_rps=floor_rps,
+            window_s=window_s,
+            max_windows=windows + 1,
+            timeout_s=timeout_s,
+            processes=processes,
+            min_requests=floor_requests,
+            should_stop=should_stop,
+        ).curve[-1]
+        service_ms = overhead_ms + model_ms
+        if light.p50_ms is not None and light.p95_ms is not None and light.p99_ms is not None:
+            floor_ms = {
+                "p50": max(0.0, light.p50_ms - service_ms),
+                "p95": max(0.0, light.p95_ms - service_ms),
+                "p99": max(0.0, light.p99_ms - service_ms),
+            }
+            floor_method = (
+                f"latency floor: an open-loop probe at {floor_rps:,.0f} requests/s ({LIGHT_SHARE:.0%} of the "
+                f"saturated rate; {light.requests:,} requests) answered in p50 {light.p50_ms:.3g} / p95 "
+                f"{light.p95_ms:.3g} / p99 {light.p99_ms:.3g} ms; less the {service_ms:.3g} ms service time, "
+                f"p50 {floor_ms['p50']:.3g} / p95 {floor_ms['p95']:.3g} / p99 {floor_ms['p99']:.3g} ms that no queue "
+                "explains, added to every simulated answer"
+            )
     return OverheadCalibration(
+        floor_ms=floor_ms,
+        floor_rps=floor_rps,
+        floor_method=floor_method,
         overhead_ms=overhead_ms,
         server_ms_per_request=server_ms,
         model_ms=model_ms,

@@ -12,7 +12,13 @@ The queueing model, stated once (every estimate's `method` repeats it):
   its oldest request has waited M ms, whichever comes first, and never before the worker is free
   (Triton's dynamic batcher's rule); it then takes the interpolated batch time for its size from
   the measured batch curve (p50 ms per call at 1, 16, 256, ... rows), with the single-row draw's
-  relative jitter, plus the overhead once per request;
+  relative jitter, or its requests' single-row draws one by one when they sum to less (as the
+  server does: `server._alone_below`), plus the overhead once per request;
+- to each simulated sojourn a delay is added that the worker's queue does not explain: the
+  machine's own latency floor (the client's and the kernel's scheduling, the network stack),
+  drawn from what a light open-loop probe of the served model measured beyond its service time
+  (`calibration`: its p50/p95/p99 less the service time; 0 when not calibrated). On two shared
+  cores this floor's p99 is several milliseconds, so without it the estimate ran 1.2-2x high;
 - the p99 of the sojourn time (arrival to answer) comes from a seeded discrete-event simulation of
   1e5 arrivals (the first 10% dropped as warm-up), not from a closed formula, so the measured
   tail shapes it; the highest rate is found on a geometric grid, then by bisection.
@@ -121,20 +127,36 @@ def simulate_sojourn_ms(
     overhead_ms: float = 0.0,
     arrivals: int = 100_000,
     seed: int = 0,
+    delay_ms: Any = 0.0,
 ) -> tuple[np.ndarray, float, float]:
-    """Sojourn times (ms) of simulated Poisson arrivals at one worker, after the warm-up; with the
-    worker's busy share and the mean batch size."""
+    """Sojourn times (ms) of simulated Poisson arrivals at one worker, after the warm-up, each plus
+    a draw of `delay_ms` (the latency floor outside the worker's queue; see `service_sampler` for
+    its forms); with the worker's busy share and the mean batch size."""
     rng = np.random.default_rng(seed)
     arrive = np.cumsum(rng.exponential(1e3 / rate_rps, size=arrivals))
     draws = service_sampler(single_row_ms)(rng, arrivals)
     keep = int(arrivals * WARMUP_SHARE)
+    floor = service_sampler(delay_ms)(np.random.default_rng(seed + 1), arrivals - keep)
+    sojourn, busy, mean_batch = _simulate(arrive, draws, batch_curve, max_batch, max_wait_ms, overhead_ms)
+    return sojourn[keep:] + floor, busy, mean_batch
+
+
+def _simulate(
+    arrive: np.ndarray,
+    draws: np.ndarray,
+    batch_curve: Mapping[int, Any] | None,
+    max_batch: int,
+    max_wait_ms: float,
+    overhead_ms: float,
+) -> tuple[np.ndarray, float, float]:
+    arrivals = len(arrive)
     if max_batch <= 1:
         service = draws + overhead_ms
         # Lindley's recursion in closed form: departure_n = C_n + max_{k<=n}(A_k - C_{k-1}), C = cumsum(S).
         done = np.cumsum(service)
         depart = done + np.maximum.accumulate(arrive - (done - service))
         busy = service.sum() / (depart[-1] - arrive[0])
-        return (depart - arrive)[keep:], float(busy), 1.0
+        return depart - arrive, float(busy), 1.0
     if batch_curve is None:
         raise ValueError("Dynamic batching needs the batch curve (p50 ms per call at each measured batch size).")
     per_call = batch_time(batch_curve)
@@ -151,13 +173,24 @@ def simulate_sojourn_ms(
         close = max(free, min(times[i] + max_wait_ms, full_at))
         j = min(i + max_batch, bisect.bisect_right(times, close, lo=i))
         n = j - i
-        service = (draws[i] if n == 1 else per_call(n) * jitter[i]) + n * overhead_ms
+        alone = float(draws[i:j].sum())  # the server answers a few records one by one when that is quicker
+        service = (alone if n == 1 else min(alone, per_call(n) * jitter[i])) + n * overhead_ms
         free = close + service
         depart[i:j] = free
         busy += service
         batches += 1
         i = j
-    return (depart - arrive)[keep:], busy / (free - times[0]), arrivals / batches
+    return depart - arrive, busy / (free - times[0]), arrivals / batches
+
+
+def _delay_words(delay_ms: Any) -> str:
+    quantiles = _quantiles(delay_ms) if not isinstance(delay_ms, int | float) else None
+    if quantiles is not None:
+        p50, p95, p99 = quantiles
+        return f"plus a latency floor outside the queue of p50 {p50:.3g} / p95 {p95:.3g} / p99 {p99:.3g} ms"
+    if isinstance(delay_ms, int | float):
+        return f"plus a latency floor outside the queue of {delay_ms:.3g} ms" if delay_ms else "no latency floor added"
+    return "plus a latency floor outside the queue drawn from measured samples"
 
 
 def _p99(sojourn: np.ndarray) -> float:
@@ -174,13 +207,15 @@ def estimate_capacity(
     arrivals: int = 100_000,
     seed: int = 0,
     overhead_method: str = "",
+    delay_ms: Any = 0.0,
 ) -> CapacityEstimate:
     """The highest Poisson rate at which one worker's simulated p99 sojourn stays within the bound.
 
     `single_row_ms`: the measured single-row latency (see `service_sampler`); `batch_curve`: batch
     size -> p50 ms per call (needed when `max_batch` > 1); `overhead_ms`: the per-request cost the
     server adds (HTTP, JSON), measured against the server; `overhead_method` says how (it goes into
-    the estimate's `method`).
+    the estimate's `method`); `delay_ms`: the latency floor outside the worker's queue (a number or
+    p50/p95/p99, from `calibration`), added to every sojourn.
     """
     sampler = service_sampler(single_row_ms)
     typical = float(np.median(sampler(np.random.default_rng(seed), 1001))) + overhead_ms
@@ -193,7 +228,7 @@ def estimate_capacity(
 
     def run(rate: float) -> tuple[np.ndarray, float, float]:
         return simulate_sojourn_ms(
-            rate, single_row_ms, batch_curve, max_batch, max_wait_ms, overhead_ms, arrivals, seed
+            rate, single_row_ms, batch_curve, max_batch, max_wait_ms, overhead_ms, arrivals, seed, delay_ms
         )
 
     # A geometric grid from 0.1% of saturation up, then bisection above the highest passing grid rate
@@ -209,7 +244,8 @@ def estimate_capacity(
     )
     method = (
         f"estimate: {model}; overhead {overhead_ms:.3g} ms per request"
-        f"{f' ({overhead_method})' if overhead_method else ''}; Poisson arrivals; p99 of the sojourn "
+        f"{f' ({overhead_method})' if overhead_method else ''}; {_delay_words(delay_ms)}; Poisson arrivals; "
+        "p99 of the sojourn "
         f"time from a seeded discrete-event simulation of {arrivals:,} arrivals (first {WARMUP_SHARE:.0%} "
         "dropped); highest rate with p99 <= the bound by grid then bisection"
     )
@@ -296,6 +332,7 @@ def capacity_from_result(
     max_wait_ms: float = 0.0,
     arrivals: int = 100_000,
     overhead_method: str = "",
+    delay_ms: Any = 0.0,
 ) -> CapacityEstimate:
     """`estimate_capacity` from a `CandidateResult`'s single-row latency and single-thread batch curve."""
     if candidate.latency is None:
@@ -310,4 +347,5 @@ def capacity_from_result(
         overhead_ms,
         arrivals,
         overhead_method=overhead_method,
+        delay_ms=delay_ms,
     )

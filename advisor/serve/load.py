@@ -13,7 +13,9 @@ How a rate is measured and searched (the result's `method` says the same):
   doubles while levels pass (halves while they fail), then bisects (geometric midpoints) until
   the highest passing and lowest failing rates are within `resolution` of each other;
 - the client's CPU time is read in every process: when a process used over 70% of a core, or the
-  client over 70% of the machine, the result says the figures cannot tell client from server.
+  client over 70% of the machine, the result says the figures cannot tell client from server;
+- `should_stop` (e.g. a run's Cancel) is asked before every window: when it says so, the search
+  ends with `LoadStopped` within about one window, not at the end of the search.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 ERROR_RATE_LIMIT = 0.001  # a level where more than 0.1% of requests failed does not pass
 CLIENT_BUSY_SHARE = 0.7  # above this share of a core (or of the machine), client and server limits blur
 BODY_SHAPES = ("record", "list", "rows")  # row, [row], {"rows": [row]}: what `advisor serve` takes
+
+
+class LoadStopped(Exception):
+    """`should_stop` said to stop before the load test ended (the levels measured by then went to `progress`)."""
 
 
 @dataclass(frozen=True)
@@ -314,15 +320,19 @@ def measure_level(
     stability: float = 0.1,
     timeout_s: float = 1.0,
     min_requests: int = 300,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LoadPoint:
     """A level measured over windows until two successive p99s agree within `stability`. A window
-    of an open-loop rate lasts long enough for `min_requests` (at most 4 x `window_s`)."""
+    of an open-loop rate lasts long enough for `min_requests` (at most 4 x `window_s`). Raises
+    `LoadStopped` before a window when `should_stop()` is true."""
     duration = window_s
     if mode == "open":
         duration = min(max(window_s, min_requests / level), 4 * window_s)
     windows: list[_Window] = []
     stable = False
     while len(windows) < max_windows:
+        if should_stop is not None and should_stop():
+            raise LoadStopped()
         windows.append(client.window(mode, level, duration, timeout_s))
         last = windows[-1]
         if len(windows) >= 2:
@@ -349,13 +359,14 @@ def search_rate(
     max_concurrency: int = 512,
     min_requests: int = 300,
     progress: Callable[[LoadPoint], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[LoadPoint | None, list[LoadPoint], LoadPoint]:
     """The highest passing level: (that point or None, every point tried in order, the probe)."""
     tried: list[LoadPoint] = []
 
     def measure(kind: str, level: float) -> LoadPoint:
         point = measure_level(
-            client, kind, level, p99_bound_ms, window_s, max_windows, stability, timeout_s, min_requests
+            client, kind, level, p99_bound_ms, window_s, max_windows, stability, timeout_s, min_requests, should_stop
         )
         if progress:
             progress(point)
@@ -457,10 +468,12 @@ def load_test(
     body_shape: str = "auto",
     min_requests: int = 300,
     progress: Callable[[LoadPoint], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LoadResult:
     """Load the model served at `url` (its `POST /predict`) with `rows` (a DataFrame), one row a
     request: the highest rate whose p99 stays within `p99_bound_ms`, or, with `rate_rps` (open
-    loop) or `concurrency` (closed loop), that one level measured."""
+    loop) or `concurrency` (closed loop), that one level measured. `should_stop` is asked before
+    every window; when it returns True, `LoadStopped` is raised."""
     if mode not in ("open", "closed"):
         raise ConfigError(f"Load mode '{mode}' is not known; use 'open' or 'closed'.")
     if p99_bound_ms <= 0:
@@ -476,7 +489,16 @@ def load_test(
         fixed = rate_rps if mode == "open" else concurrency
         if fixed is not None:
             point = measure_level(
-                client, mode, fixed, p99_bound_ms, window_s, max_windows, stability, timeout_s, min_requests
+                client,
+                mode,
+                fixed,
+                p99_bound_ms,
+                window_s,
+                max_windows,
+                stability,
+                timeout_s,
+                min_requests,
+                should_stop=should_stop,
             )
             if progress:
                 progress(point)
@@ -493,6 +515,7 @@ def load_test(
                 timeout_s,
                 min_requests=min_requests,
                 progress=progress,
+                should_stop=should_stop,
             )
         processes_used = client.processes
     limited, notes = _notes([*tried, *([probe] if probe else [])], found, p99_bound_ms)

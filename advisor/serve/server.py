@@ -12,22 +12,36 @@ instead. Every refusal is a 4xx with `{"error": "<one sentence>"}`: 400 a body t
 or not records, 404/405 an unknown endpoint or method, 413 a body over `max_body_bytes` (checked
 on Content-Length and on the bytes as they arrive) or more rows than `max_rows`, 415 a content
 type other than JSON, 422 rows the model cannot take (a missing column, text where a number
-belongs); a 5xx is a fault of the server, also one sentence, its details in the server's log.
+belongs); a 5xx is a fault of the server, also one sentence, its details in the server's log,
+except 503, which says "not now": `max_queue` requests are already waiting for a batch ("The server
+is at capacity: N requests are waiting; retry in a moment."), or the server is shutting down; a
+503 carries `Retry-After: 1`. Shedding at a bound keeps the answers the server does give fast,
+where an unbounded queue would make every caller wait longer and longer.
 The body is only ever parsed as JSON, never unpickled. `GET /health` answers `{"status": "ok",
-"model", "name", "task", "load_s", "uptime_s", "requests_served", "worker_pid"}` (counts are per
-worker process); `GET /schema` the artifact's input schema (columns with types, categories and
+"model", "name", "task", "load_s", "uptime_s", "requests_served", "worker_pid", "cpu_s"}` (counts
+and CPU seconds are per worker process); `GET /schema` the artifact's input schema (columns with types, categories and
 medians; target, task, classes), its decision rule and the limits; `GET /metrics` the health plus
 the batcher's counts and recent percentiles (rows and requests per batch, per-request queue wait,
-batch predict time) and the refusals by status.
+batch predict time; `waiting` now and `shed` so far) and the refusals by status.
+
+Stopping. On SIGTERM or SIGINT (Ctrl-C) uvicorn stops accepting connections (a later one is
+refused at connect), closes idle keep-alive ones, and waits for every request in progress to be
+answered (a second Ctrl-C forces the exit); `advisor serve` then exits 0. The lifespan's shutdown
+drains the batcher too (a request still queued is answered, a new one refused with 503): under
+uvicorn its queue is already empty by then; the drain is for a host that ends the lifespan sooner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +50,7 @@ import numpy as np
 
 from advisor.deploy.artifact import Artifact, load_artifact, synthetic_rows
 from advisor.errors import AdvisorError, ConfigError
-from advisor.serve.batcher import Batcher
+from advisor.serve.batcher import DEFAULT_MAX_QUEUE, INLINE_BELOW_MS, Batcher, Overloaded, Stopping
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -57,6 +71,7 @@ class ServeSettings:
     max_body_bytes: int = 1_000_000
     max_rows: int = 1_000  # rows in one request
     threads: int = 1  # the model's threads per worker process
+    max_queue: int = DEFAULT_MAX_QUEUE  # requests waiting for a batch before more are refused with 503
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -69,6 +84,8 @@ class ServeSettings:
             raise ConfigError(f"--max-rows is {self.max_rows}; give 1 or more.")
         if self.threads < 1:
             raise ConfigError(f"--threads is {self.threads}; give 1 or more.")
+        if self.max_queue < 1:
+            raise ConfigError(f"--max-queue is {self.max_queue}; give 1 or more requests.")
 
 
 class Refused(Exception):
@@ -103,6 +120,30 @@ def _check_values(record: dict[str, Any], where: str) -> None:
             )
 
 
+def _best_ms(call: Any, repeats: int = 3) -> float:
+    """The quickest of a few calls, in ms (the warm-up before it compiled what needed compiling)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best * 1e3
+
+
+def _alone_below(single_ms: float, pair_ms: float, batch_ms: float, batch_rows: int) -> float:
+    """Below how many single-record requests answering each on the single-row path beats one batch
+    call. The batch call's cost is taken as linear in its rows through the timed 2-row and full
+    batches (a fixed part a, b per row); k records alone cost k x single, so alone wins while
+    k < a / (single - b). A fast single-row path (a boosted tree's C call, a network in numpy) makes
+    small batches slower than their records one by one: a pandas batch costs about 0.4 ms however
+    few rows it has."""
+    per_row = max(0.0, (batch_ms - pair_ms) / max(1, batch_rows - 2))
+    fixed = max(0.0, pair_ms - 2 * per_row)
+    if single_ms <= per_row:
+        return float("inf")
+    return fixed / (single_ms - per_row)
+
+
 class ModelService:
     """The artifact behind the endpoints: checks a request's rows, answers batches of them."""
 
@@ -111,12 +152,20 @@ class ModelService:
         started = time.perf_counter()
         self.artifact: Artifact = load_artifact(settings.artifact_path)  # verified, never trust=True
         self.artifact.set_threads(settings.threads)
-        # Both paths answer once before the first request does, so it does not pay for compiling them.
-        warm = synthetic_rows(self.artifact.predictor, 2).to_dict(orient="records")
+        # Both paths answer before the first request does, so it does not pay for compiling them; the
+        # second full batch is timed: a model that answers it within INLINE_BELOW_MS predicts on the event loop.
+        warm = synthetic_rows(self.artifact.predictor, max(2, min(settings.max_batch, 256))).to_dict(orient="records")
         self.predict(warm[0])
         self.predict(warm)
+        self.batch_ms = _best_ms(lambda: self.predict(warm))
+        self.single_ms = _best_ms(lambda: self.predict(warm[0]))
+        self.pair_ms = _best_ms(lambda: self.predict(warm[:2]))
+        self.alone_below = _alone_below(self.single_ms, self.pair_ms, self.batch_ms, len(warm))
         self.load_s = time.perf_counter() - started
-        self.batcher = Batcher(self.answer, settings.max_batch, settings.max_wait_ms)
+        inline = self.batch_ms < INLINE_BELOW_MS
+        self.batcher = Batcher(
+            self.answer, settings.max_batch, settings.max_wait_ms, inline=inline, max_queue=settings.max_queue
+        )
         self.started_s = time.monotonic()
         self.refusals: Counter[int] = Counter()
 
@@ -180,8 +229,10 @@ class ModelService:
 
     def answer(self, payloads: list[dict[str, Any] | list[dict[str, Any]]]) -> list[dict[str, Any] | Exception]:
         """One outcome per request; several requests are predicted as one batch, in a worker thread."""
-        if len(payloads) == 1:
-            return [self.answer_alone(payloads[0])]
+        if len(payloads) == 1 or (
+            len(payloads) < self.alone_below and all(isinstance(rows, dict) for rows in payloads)
+        ):  # a few single records: each on the single-row path is quicker than one batch call
+            return [self.answer_alone(rows) for rows in payloads]
         combined = [r for rows in payloads for r in ([rows] if isinstance(rows, dict) else rows)]
         try:
             together = self.predict(combined)
@@ -205,6 +256,7 @@ class ModelService:
             "uptime_s": round(time.monotonic() - self.started_s, 3),
             "requests_served": self.batcher.requests,
             "worker_pid": os.getpid(),  # with --workers > 1 each process counts its own requests
+            "cpu_s": round(time.process_time(), 4),  # this worker process's CPU time since it started
         }
 
     def schema(self) -> dict[str, Any]:
@@ -219,7 +271,12 @@ class ModelService:
     def metrics(self) -> dict[str, Any]:
         return {
             **self.health(),
-            "batching": self.batcher.metrics(),
+            "batching": {
+                **self.batcher.metrics(),
+                # fewer single-record requests than this in a batch are answered one by one (see _alone_below)
+                "records_alone_below": None if self.alone_below == float("inf") else round(self.alone_below, 1),
+                "warm_ms": {"one_record": self.single_ms, "two_rows": self.pair_ms, "full_batch": self.batch_ms},
+            },
             "refused_by_status": {str(k): v for k, v in sorted(self.refusals.items())},
         }
 
@@ -263,9 +320,10 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     max_rows: int = 1_000,
     threads: int = 1,
+    max_queue: int = DEFAULT_MAX_QUEUE,
 ) -> Starlette:
     """The ASGI app serving this artifact (loaded and verified now, so a bad file fails here)."""
-    settings = ServeSettings(str(artifact_path), max_batch, max_wait_ms, max_body_bytes, max_rows, threads)
+    settings = ServeSettings(str(artifact_path), max_batch, max_wait_ms, max_body_bytes, max_rows, threads, max_queue)
     return _app(ModelService(settings))
 
 
@@ -276,8 +334,6 @@ def app_from_env() -> Starlette:
 
 
 def _app(service: ModelService) -> Starlette:
-    import contextlib
-
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse
@@ -285,7 +341,8 @@ def _app(service: ModelService) -> Starlette:
 
     def refused(exc: Refused) -> JSONResponse:
         service.refusals[exc.status] += 1
-        return JSONResponse({"error": exc.sentence}, status_code=exc.status)
+        retry = {"Retry-After": "1"} if exc.status == 503 else None  # a 503 here is always "not now"
+        return JSONResponse({"error": exc.sentence}, status_code=exc.status, headers=retry)
 
     async def predict(request: Request) -> JSONResponse:
         try:
@@ -298,7 +355,14 @@ def _app(service: ModelService) -> Starlette:
             rows = service.records(_parsed(await _body(request, service.settings.max_body_bytes)))
             strict = request.query_params.get("strict", "").lower() in ("1", "true", "yes")
             warnings = service.warnings(rows, strict)
-            answer = await service.batcher.submit(rows, 1 if isinstance(rows, dict) else len(rows))
+            try:
+                answer = await service.batcher.submit(rows, 1 if isinstance(rows, dict) else len(rows))
+            except Overloaded as exc:
+                raise Refused(
+                    503, f"The server is at capacity: {exc.waiting} requests are waiting; retry in a moment."
+                ) from None
+            except Stopping:
+                raise Refused(503, "The server is shutting down; retry in a moment.") from None
         except Refused as exc:
             return refused(exc)
         return JSONResponse({**answer, "warnings": warnings} if warnings else answer)
@@ -350,6 +414,27 @@ def _app(service: ModelService) -> Starlette:
     return app
 
 
+@contextlib.contextmanager
+def _stop_on_signals(server: Any) -> Iterator[None]:
+    """While `server` runs, SIGTERM and SIGINT stop it gracefully, and the process then goes on
+    (`advisor serve` exits 0). uvicorn handles both itself while serving, then raises the signal
+    again once it has drained, for the handler it found: with the default ones, SIGTERM would kill
+    the process after a clean drain. This handler, the one it finds, asks the server to exit
+    instead (also for a signal that comes while it is still starting)."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    stopping = (signal.SIGTERM, signal.SIGINT)
+    before = {sig: signal.getsignal(sig) for sig in stopping}
+    for sig in stopping:
+        signal.signal(sig, lambda sig, frame: setattr(server, "should_exit", True))
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def run_server(
     artifact_path: str | Path,
     host: str = "127.0.0.1",
@@ -368,7 +453,9 @@ def run_server(
         raise ConfigError(f"--workers is {workers}; give 1 or more.")
     if workers == 1:
         app: Any = create_app(artifact_path, **settings)
-        uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info"))
+        with _stop_on_signals(server):
+            server.run()
         return
     checked = ServeSettings(str(artifact_path), **settings)
     load_artifact(checked.artifact_path)  # a bad file is one sentence here, not one per worker
