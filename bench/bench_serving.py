@@ -143,6 +143,19 @@ def main() -> None:
                 delay_ms=first_calibration.floor_ms or 0.0,
             )
             no_floor = capacity_from_result(candidate, args.p99_ms, calibration.overhead_ms, max_batch, max_wait_ms)
+            open_ms = calibration.open_loop_ms_per_request
+            open_overhead = (
+                capacity_from_result(
+                    candidate,
+                    args.p99_ms,
+                    max(0.0, open_ms - candidate.latency.p50_ms),
+                    max_batch,
+                    max_wait_ms,
+                    delay_ms=calibration.floor_ms or 0.0,
+                )
+                if open_ms
+                else None
+            )
             found_rates = sorted(r.max_rps or 0.0 for r in results)
             result = sorted(results, key=lambda r: r.max_rps or 0.0)[len(results) // 2]  # the median search
             measured = result.max_rps
@@ -155,6 +168,7 @@ def main() -> None:
                 "estimate_over_measured": ratio,
                 "estimate_with_first_calibration_rps": once.max_rps,
                 "estimate_without_floor_rps": no_floor.max_rps,
+                "estimate_open_loop_overhead_rps": open_overhead.max_rps if open_overhead else None,
             }
             table.append(
                 (
@@ -175,7 +189,8 @@ def main() -> None:
             each = ", ".join(f"{r:,.0f}" for r in found_rates)
             print(
                 f"{key:9} {label:15} measured {measured or 0:8,.0f}/s (each {each})"
-                f"  estimate {estimate.max_rps:8,.0f}/s  without the floor {no_floor.max_rps:8,.0f}/s",
+                f"  estimate {estimate.max_rps:8,.0f}/s  without the floor {no_floor.max_rps:8,.0f}/s"
+                f"  with the open-loop cost {open_overhead.max_rps if open_overhead else 0:8,.0f}/s",
                 flush=True,
             )
 

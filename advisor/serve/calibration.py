@@ -55,6 +55,21 @@ class OverheadCalibration:
     floor_ms: dict[str, float] | None = None  # p50/p95/p99 of the round trip less the service time, light load
     floor_rps: float | None = None  # the rate the floor was probed at
     floor_method: str = ""
+    # the server's own CPU time per request during the floor's probe (its /health `cpu_s`), when it reports one
+    open_loop_ms_per_request: float | None = None
+
+
+def _server_cpu(url: str) -> tuple[float, int] | None:
+    """The server's CPU seconds and requests answered so far, from its /health (None if it has none)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rsplit("/", 1)[0] + "/health", timeout=2) as answer:
+            health = json.loads(answer.read())
+        return float(health["cpu_s"]), int(health["requests_served"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def calibrate_overhead(
@@ -100,9 +115,10 @@ def calibrate_overhead(
         f"machine and used {point.client_cpu_machine_share:.0%} of its CPU: its competition for the cores is in "
         "the figure, so the estimate is for that setting"
     )
-    floor_ms, floor_rps, floor_method = None, None, ""
+    floor_ms, floor_rps, floor_method, open_loop_ms = None, None, "", None
     if floor:
         floor_rps = LIGHT_SHARE * point.achieved_rps
+        before = _server_cpu(url)
         light = load_test(
             url,
             rows,
@@ -115,6 +131,9 @@ def calibrate_overhead(
             min_requests=floor_requests,
             should_stop=should_stop,
         ).curve[-1]
+        after = _server_cpu(url)
+        if before and after and after[1] > before[1]:
+            open_loop_ms = (after[0] - before[0]) * 1e3 / (after[1] - before[1])
         service_ms = overhead_ms + model_ms
         if light.p50_ms is not None and light.p95_ms is not None and light.p99_ms is not None:
             floor_ms = {
@@ -130,6 +149,7 @@ def calibrate_overhead(
                 "explains, added to every simulated answer"
             )
     return OverheadCalibration(
+        open_loop_ms_per_request=open_loop_ms,
         floor_ms=floor_ms,
         floor_rps=floor_rps,
         floor_method=floor_method,
