@@ -19,3 +19,15 @@ def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="session")
+def penguins_linear_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The linear model on penguins exported once for the session: what the serving tests serve."""
+    import advisor
+
+    folder = tmp_path_factory.mktemp("served")
+    run = advisor.advise(
+        DATA / "penguins.csv", "species", candidates=["linear"], timing=advisor.QUICK_TIMING, store=folder / "store"
+    )
+    return advisor.export(run, "linear", folder / "model.zip", onnx=False)

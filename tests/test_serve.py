@@ -33,12 +33,8 @@ MAX_ROWS = 100
 
 
 @pytest.fixture(scope="module")
-def artifact_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("serve")
-    run = advisor.advise(
-        DATA / "penguins.csv", "species", candidates=["linear"], timing=advisor.QUICK_TIMING, store=folder / "store"
-    )
-    return advisor.export(run, "linear", folder / "model.zip", onnx=False)
+def artifact_path(penguins_linear_artifact: Path) -> Path:
+    return penguins_linear_artifact
 
 
 @pytest.fixture(scope="module")
