@@ -178,6 +178,11 @@ def test_the_guess_comes_with_its_reason_and_doubts():
     assert "dates or times" in advisor.target_doubt(dated, "when")
     assert advisor.target_doubt(numbered, "x") is None
     assert advisor.guess_target(penguins) == "species"  # unchanged
+    # diamonds' x, y, z are its sizes in mm: 'y' beside 'x' is a dimension, and price is the usual target
+    diamonds = pd.read_csv(DATA / "diamonds.csv.gz", nrows=50)
+    guess = advisor.guess_target_with_reason(diamonds)
+    assert guess.column == "price" and "named 'price'" in guess.reason and guess.by_name
+    assert advisor.guess_target(pd.DataFrame({"a": [1, 2], "y": [0, 1]})) == "y"  # a lone y is still the target
 
 
 def test_a_doubtful_target_must_be_confirmed_before_run():

@@ -167,6 +167,17 @@ def test_tied_candidate_wins_on_a_noticeable_difference_and_the_card_says_so():
     assert any("better where the difference is noticeable: size" in n for n in rec.notes)
 
 
+def test_the_most_accurate_set_aside_is_said_in_plain_words():
+    # Equal in quality, and the other at least as good everywhere (faster by less than users notice).
+    reps = replicates_around({"big": 0.870, "small": 0.8695}, spread=0.004)
+    rows = [row("big", 0.870, 1.0, size=50e6), row("small", 0.8695, 0.9, size=50e6)]
+    rec = recommend(rows, WEIGHTS, {}, "accuracy", True, 0.76, significance=CLOUD, replicates=reps)
+    assert rec.key == "small" and rec.decided_by == "tied"
+    aside = [n for n in rec.notes if "was set aside" in n]
+    assert aside and aside[0].endswith("among the rest, the higher measured accuracy decided.")
+    assert not any("{" in n or "}" in n for n in rec.notes)  # no template left unfilled (it once said "{label}")
+
+
 def test_equal_quality_worse_everywhere_is_never_picked_the_bf16_case():
     reps = replicates_around({"mlp": 0.9333, "mlp-bf16": 0.9335}, spread=0.003)
     rows = [

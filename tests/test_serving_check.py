@@ -143,3 +143,27 @@ def test_a_cancel_during_a_load_search_ends_the_run_before_the_next_level(
     # probe pauses up to 1 s first), and the server is stopped on the way out.
     assert run.status == "cancelled" and len(cancelled_at) == 1
     assert time.monotonic() - cancelled_at[0] < 1.0 + 2.0
+
+
+def test_estimates_past_saturation_are_drawn_at_a_ceiling_not_off_the_axis():
+    # Above saturation the simulated queue grows without end (p99s of 1e4 ms, or inf): the chart
+    # draws such points at 10x the bound and says why in the hover, so the axis stays readable.
+    from advisor.present.serving_chart import ServingChart, ServingSeries, serving_figure
+
+    series = ServingSeries(
+        key="linear",
+        name="Linear",
+        family="linear",
+        configuration="no batching",
+        offered_rps=[1000.0, 2000.0, 4000.0],
+        p99_ms=[3.0, 8.0, 2500.0],
+        estimate_offered_rps=[1000.0, 2000.0, 4000.0],
+        estimate_p99_ms=[2.0, 6.0, float("inf")],
+        max_rps_at_p99=2000.0,
+        estimate_rps=2500.0,
+    )
+    figure = serving_figure(ServingChart([series], 10.0))
+    measured, estimate = figure.data[0], figure.data[1]
+    assert list(measured.y) == [3.0, 8.0, 100.0] and list(estimate.y) == [2.0, 6.0, 100.0]
+    assert "past what one worker can answer" in estimate.text[2] and estimate.text[0] == ""
+    assert figure.layout.yaxis.range[1] < 3  # log10: the axis ends near 150 ms, not at 1e104

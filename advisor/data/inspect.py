@@ -100,10 +100,11 @@ class Dataset:
 
 
 def guess_target(frame: pd.DataFrame) -> str:
-    """The column most likely meant as the target: a conventional name, else the last column."""
-    by_lower = {c.lower(): c for c in frame.columns}
+    """The column most likely meant as the target: a conventional name, else the last column. 'y'
+    beside an 'x' is a coordinate or a dimension (diamonds' x, y, z in mm), not the target."""
+    by_lower = {str(c).lower(): c for c in frame.columns}
     for hint in TARGET_HINTS:
-        if hint in by_lower:
+        if hint in by_lower and not (hint == "y" and "x" in by_lower):
             return by_lower[hint]
     return str(frame.columns[-1])
 
@@ -143,11 +144,12 @@ def guess_target_with_reason(frame: pd.DataFrame) -> TargetGuess:
     """`guess_target`'s column with the reason it was picked and, when it looks like a row number
     or a date, a warning; the app shows both and asks the person to confirm."""
     column = guess_target(frame)
-    if column.lower() in TARGET_HINTS:  # guess_target's first rule
+    by_name = column.lower() in TARGET_HINTS and not (column.lower() == "y" and "x" in map(str.lower, frame.columns))
+    if by_name:  # guess_target's first rule
         reason = f"a column named '{shown(column)}' (a usual name for the column to predict)"
     else:
         reason = "the last column (no column has a usual target name such as 'target', 'label' or 'price')"
-    return TargetGuess(column, reason, target_doubt(frame, column), by_name=column.lower() in TARGET_HINTS)
+    return TargetGuess(column, reason, target_doubt(frame, column), by_name=by_name)
 
 
 def _target_trouble(present: pd.Series) -> str | None:

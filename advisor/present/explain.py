@@ -94,7 +94,8 @@ def tie_break_note(
         return (
             f"The most accurate, {other['name']}, was set aside: {by} is equal to it in quality (statistically tied, "
             f"errors within {significance.quality_equal_error_ratio - 1:.0%}), at least as good on every weighted "
-            "figure and better on one (by less than users notice); among the rest, the higher measured {label} decided."
+            f"figure and better on one (by less than users notice); among the rest, the higher measured {label} "
+            "decided."
         )
     return f"Between the tied candidates, the higher measured {label} decided."
 

@@ -68,17 +68,34 @@ def serving_data(run: Run) -> ServingChart:
 def serving_figure(chart: ServingChart) -> Any:
     """p99 against offered load, log-log: measured lines (solid: no batching; dashed: batching),
     the estimate's simulated p99 at the same rates as open markers, the bound as a line."""
+    import math
+
     import plotly.graph_objects as go
+
+    # Above saturation a simulated queue grows without end (p99s of 1e4 ms and more): such points are
+    # drawn at a ceiling, 10x the bound (or 1 s), and their hover says so, so the axis stays readable.
+    ceiling = 10 * chart.p99_bound_ms if chart.p99_bound_ms else 1000.0
+
+    def capped(values: Any) -> tuple[list[float | None], list[str]]:
+        shown, notes = [], []
+        for v in values:
+            over = v is not None and (not math.isfinite(v) or v > ceiling)
+            shown.append(ceiling if over else v)
+            notes.append(f"over {ceiling:g} ms: past what one worker can answer" if over else "")
+        return shown, notes
 
     figure = go.Figure()
     for s in chart.series:
         colour = FAMILY_COLOURS.get(s.family, "#17becf")
         label = f"{s.name} ({s.configuration})"
         dash = "solid" if s.configuration == "no batching" else "dash"
+        measured, measured_notes = capped(s.p99_ms)
+        estimated, estimated_notes = capped(s.estimate_p99_ms)
         figure.add_trace(
             go.Scatter(
                 x=s.offered_rps,
-                y=s.p99_ms,
+                y=measured,
+                text=measured_notes,
                 mode="lines+markers",
                 name=f"{label}: measured",
                 legendgroup=label,
@@ -88,7 +105,8 @@ def serving_figure(chart: ServingChart) -> Any:
         figure.add_trace(
             go.Scatter(
                 x=s.estimate_offered_rps,
-                y=s.estimate_p99_ms,
+                y=estimated,
+                text=estimated_notes,
                 mode="markers",
                 name=f"{label}: estimate",
                 legendgroup=label,
@@ -102,7 +120,11 @@ def serving_figure(chart: ServingChart) -> Any:
             annotation_text=f"p99 bound {chart.p99_bound_ms:g} ms",
         )
     figure.update_xaxes(type="log", title_text="offered load (requests/s, Poisson arrivals)")
-    figure.update_yaxes(type="log", title_text="p99 latency over HTTP (ms): lower is better")
+    figure.update_yaxes(
+        type="log",
+        title_text="p99 latency over HTTP (ms): lower is better",
+        range=[math.log10(0.1), math.log10(ceiling * 1.5)],
+    )
     figure.update_layout(
         height=460, margin={"t": 30}, legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}
     )
