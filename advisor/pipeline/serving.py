@@ -77,6 +77,23 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _split_cores() -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    """The server's core and the load client's: with two or more usable cores the worker gets the
+    first to itself, as a worker on a machine of its own would, and the client the rest, so the two
+    never queue for one core (on a shared pair the client's turns showed up as the server's tail)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2:
+        return None, None
+    return frozenset(cores[:1]), frozenset(cores[1:])
+
+
+SERVER_CORES, CLIENT_CORES = _split_cores()
+
+
+def _pin(cores: frozenset[int] | None) -> Any:
+    return (lambda: os.sched_setaffinity(0, cores)) if cores else None
+
+
 def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m advisor serve` on a free port, waited for until /health answers."""
     port = _free_port()
@@ -85,7 +102,9 @@ def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[su
     env["PYTHONPATH"] = project_root + os.pathsep + env.get("PYTHONPATH", "")
     command = [sys.executable, "-m", "advisor", "serve", artifact, "--port", str(port)]
     command += ["--max-batch", str(max_batch), "--max-wait-ms", f"{max_wait_ms:g}", "--threads", "1"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pin(SERVER_CORES)
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -216,7 +235,12 @@ def _serve_and_load(
         try:
             if calibration is None:
                 calibration = calibrate_overhead(
-                    url, rows, candidate.latency.p50_ms, window_s=check.window_s, should_stop=session.stop
+                    url,
+                    rows,
+                    candidate.latency.p50_ms,
+                    window_s=check.window_s,
+                    should_stop=session.stop,
+                    client_cores=CLIENT_CORES,
                 )
             if to_load:
                 if session.stop():
@@ -230,6 +254,7 @@ def _serve_and_load(
                     resolution=check.resolution,
                     min_requests=check.min_requests,
                     should_stop=session.stop,  # a Cancel ends the search within about one window
+                    client_cores=CLIENT_CORES,
                 )
                 loaded[(max_batch, max_wait_ms)] = (result, time.perf_counter() - started)
         except LoadStopped:

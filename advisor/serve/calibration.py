@@ -85,6 +85,7 @@ def calibrate_overhead(
     floor: bool = True,
     floor_requests: int = LIGHT_REQUESTS,
     should_stop: Callable[[], bool] | None = None,
+    client_cores: frozenset[int] | None = None,
 ) -> OverheadCalibration:
     """Saturate the unbatched server at `url` (its `POST /predict`, one row of `rows` a request)
     and return its per-request cost less `model_ms`, the model's in-process single-row time; with
@@ -101,6 +102,7 @@ def calibrate_overhead(
         timeout_s=timeout_s,
         processes=processes,
         should_stop=should_stop,
+        client_cores=client_cores,
     )
     point = result.curve[-1]
     if point.achieved_rps <= 0:
@@ -130,6 +132,7 @@ def calibrate_overhead(
             processes=processes,
             min_requests=floor_requests,
             should_stop=should_stop,
+            client_cores=client_cores,
         ).curve[-1]
         after = _server_cpu(url)
         if before and after and after[1] > before[1]:

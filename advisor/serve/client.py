@@ -16,6 +16,7 @@ against the schedule, so the caller can tell a busy client from a slow server.
 from __future__ import annotations
 
 import asyncio
+import os
 import selectors
 import time
 from dataclasses import dataclass
@@ -193,9 +194,12 @@ async def _closed_loop(
 _REQUESTS: list[bytes] = []
 
 
-def install_requests(requests: list[bytes]) -> None:
-    """Pool initializer: every window of this process sends these (already framed) requests in turn."""
+def install_requests(requests: list[bytes], cores: frozenset[int] | None = None) -> None:
+    """Pool initializer: every window of this process sends these (already framed) requests in turn;
+    with `cores`, the process runs on those cores only (apart from the server's)."""
     _REQUESTS[:] = requests
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
 
 
 def run_window(

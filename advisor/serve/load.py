@@ -177,7 +177,9 @@ class LoadClient:
     """The client's worker processes (spawned, so each has its own interpreter and event loop),
     kept for a whole search; every window is sent by all of them at once."""
 
-    def __init__(self, url: str, requests: Sequence[bytes], processes: int | None = None) -> None:
+    def __init__(
+        self, url: str, requests: Sequence[bytes], processes: int | None = None, cores: frozenset[int] | None = None
+    ) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -190,7 +192,7 @@ class LoadClient:
             self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=install_requests,
-            initargs=(framed,),
+            initargs=(framed, cores),
         )
         self._windows = 0
         # Start every process now, so the first window does not pay for interpreter start-up.
@@ -477,6 +479,7 @@ def load_test(
     resolution: float = 0.1,
     timeout_s: float = 1.0,
     processes: int | None = None,
+    client_cores: frozenset[int] | None = None,
     body_shape: str = "auto",
     min_requests: int = 300,
     progress: Callable[[LoadPoint], None] | None = None,
@@ -485,7 +488,8 @@ def load_test(
     """Load the model served at `url` (its `POST /predict`) with `rows` (a DataFrame), one row a
     request: the highest rate whose p99 stays within `p99_bound_ms`, or, with `rate_rps` (open
     loop) or `concurrency` (closed loop), that one level measured. `should_stop` is asked before
-    every window; when it returns True, `LoadStopped` is raised."""
+    every window; when it returns True, `LoadStopped` is raised. `client_cores`: the cores the
+    client's processes run on (e.g. all but the server's), or anywhere."""
     if mode not in ("open", "closed"):
         raise ConfigError(f"Load mode '{mode}' is not known; use 'open' or 'closed'.")
     if p99_bound_ms <= 0:
@@ -497,7 +501,7 @@ def load_test(
     records = json_records(rows)
     shape = detect_body_shape(url, records[0]) if body_shape == "auto" else body_shape
     bodies = [frame_body(record, shape) for record in records]
-    with LoadClient(url, bodies, processes) as client:
+    with LoadClient(url, bodies, processes, client_cores) as client:
         fixed = rate_rps if mode == "open" else concurrency
         if fixed is not None:
             point = measure_level(
