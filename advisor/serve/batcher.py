@@ -35,9 +35,9 @@ import numpy as np
 
 RECENT = 10_000  # queue waits and batch times kept for the percentiles /metrics reports
 # A batch that takes less than this is answered on the event loop rather than in a worker thread.
-# Measured on adult's linear model behind uvicorn (one worker, 2 cores shared with the load client,
-# open-loop Poisson load): p99 at 1,000 requests/s 6.2 ms inline against 7.0-16 ms through a thread,
-# and at 1,500/s 9-10 ms against 23-59 ms (bench/bench_serving.py has the rerun).
+# Measured on adult's linear model behind uvicorn on uvloop (one worker, 2 cores shared with the load
+# client, open-loop Poisson load, four servers of each kind, some while other jobs ran): p99 at
+# 1,500 requests/s 6.7-21.9 ms inline against 22.7-334 ms through a thread.
 INLINE_BELOW_MS = 2.0
 # Requests that may wait for a batch before more are refused: room for a burst of a thousand
 # concurrent clients (tests/test_serve.py sends one); past it, a caller gets a 503 at once instead
