@@ -27,47 +27,20 @@ import argparse
 import dataclasses
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import advisor  # noqa: E402
+from advisor.pipeline.serving import start_server, stop_server  # noqa: E402
 from advisor.serve.calibration import calibrate_overhead  # noqa: E402
 from advisor.serve.capacity import capacity_from_result  # noqa: E402
 
 KEYS = ("linear", "lightgbm", "mlp")
 SETTINGS = {"no batching": (1, 0.0), "batch 32, 0 ms": (32, 0.0), "batch 32, 2 ms": (32, 2.0)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(artifact: Path, max_batch: int, max_wait_ms: float, cores: set[int] | None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "advisor", "serve", str(artifact), "--port", str(port)]
-    command += ["--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
-    pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return server, f"{base}/predict"
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"advisor serve {artifact} did not answer /health within 60 s")
 
 
 def main() -> None:
@@ -90,7 +63,7 @@ def main() -> None:
     # The server's worker gets core 0 to itself and the load client (this process and the client
     # processes it starts) the others, as on a real deployment where the clients are elsewhere.
     cores = sorted(os.sched_getaffinity(0))
-    server_cores = {cores[0]} if len(cores) > 1 and not args.no_pin else None
+    server_cores = frozenset(cores[:1]) if len(cores) > 1 and not args.no_pin else None
     if server_cores:
         os.sched_setaffinity(0, set(cores[1:]))
     out: dict = {
@@ -112,7 +85,7 @@ def main() -> None:
         }
         calibration = None
         for label, (max_batch, max_wait_ms) in SETTINGS.items():
-            server, url = _serve(artifact, max_batch, max_wait_ms, server_cores)
+            server, url = start_server(str(artifact), max_batch, max_wait_ms, server_cores)
             try:
                 if calibration is None:  # "no batching" comes first: its server is the one saturated
                     calibration = calibrate_overhead(url, rows, candidate.latency.p50_ms)
@@ -123,8 +96,7 @@ def main() -> None:
                     for _ in range(args.repeat)
                 ]
             finally:
-                server.terminate()
-                server.wait(10)
+                stop_server(server)
             estimate = capacity_from_result(
                 candidate,
                 args.p99_ms,

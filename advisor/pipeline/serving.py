@@ -94,8 +94,11 @@ def _pin(cores: frozenset[int] | None) -> Any:
     return (lambda: os.sched_setaffinity(0, cores)) if cores else None
 
 
-def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m advisor serve` on a free port, waited for until /health answers."""
+def start_server(
+    artifact: str, max_batch: int, max_wait_ms: float, cores: frozenset[int] | None = SERVER_CORES
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m advisor serve` on a free port (on `cores`: by default the server's own core, see
+    `_split_cores`), waited for until /health answers; returns the process and its /predict URL."""
     port = _free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     project_root = str(Path(__file__).resolve().parents[2])  # advisor/pipeline/serving.py -> the project
@@ -103,7 +106,7 @@ def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[su
     command = [sys.executable, "-m", "advisor", "serve", artifact, "--port", str(port)]
     command += ["--max-batch", str(max_batch), "--max-wait-ms", f"{max_wait_ms:g}", "--threads", "1"]
     server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pin(SERVER_CORES)
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pin(cores)
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -118,11 +121,11 @@ def _start_server(artifact: str, max_batch: int, max_wait_ms: float) -> tuple[su
                     return server, f"{base}/predict"
         except OSError:
             time.sleep(0.1)
-    _stop_server(server)
+    stop_server(server)
     raise RuntimeError(f"the server did not answer /health within {START_TIMEOUT_S:g} s")
 
 
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
+def stop_server(server: subprocess.Popen[bytes]) -> None:
     server.terminate()
     try:
         server.wait(10)
@@ -228,7 +231,7 @@ def _serve_and_load(
             raise Cancelled()
         started = time.perf_counter()
         try:
-            server, url = _start_server(candidate.artifact, max_batch, max_wait_ms)
+            server, url = start_server(candidate.artifact, max_batch, max_wait_ms)
         except RuntimeError as exc:
             candidate.notes.append(f"serving check: not served ({exc})")
             break
@@ -263,7 +266,7 @@ def _serve_and_load(
             candidate.notes.append(f"serving check: not loaded ({exc})")
             break
         finally:
-            _stop_server(server)
+            stop_server(server)
     if calibration is None:
         return [], None
     overhead_ms, how = calibration.overhead_ms, "; ".join(filter(None, (calibration.method, calibration.floor_method)))
