@@ -31,6 +31,7 @@ from advisor.measure.figures import (
 )
 from advisor.objectives import COLUMNS
 from advisor.rank.pareto import Recommendation, parse_limits, parse_priorities, recommend
+from advisor.rank.served import review
 from advisor.rank.significance import Significance, paired_ties, significance_for
 from advisor.rank.stability import Stability, stability
 
@@ -199,6 +200,7 @@ class Run:
     # (recommendation, draws, result) of the last stability sweep: the card and results.json both
     # ask for it, and it re-ranks a few hundred times.
     _stability: tuple[Any, int, Any] | None = field(default=None, repr=False, compare=False)
+    _served_out: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -298,18 +300,26 @@ class Run:
         return rows
 
     def rank(self) -> Recommendation:
+        """The pick for this run's priorities and limits; after a serving check, with the served
+        capacity's say (`advisor.rank.served`: a bound the served pick never met, a fleet it doubles)."""
         baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
-        self.recommendation = recommend(
-            self.records(),
-            self.weights,
-            self.limits,
-            self.primary_metric,
-            HIGHER_IS_BETTER[self.primary_metric],
-            no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
-            significance=self.significance(),
-            replicates=self.replicates(),
-            ineligible=self.settings.get("helpers") or {},
-        )
+        replicates, significance = self.replicates(), self.significance()
+        helpers, rows = self.settings.get("helpers") or {}, self.records()
+
+        def rank_with(extra: Mapping[str, str]) -> Recommendation:
+            return recommend(
+                rows,
+                self.weights,
+                self.limits,
+                self.primary_metric,
+                HIGHER_IS_BETTER[self.primary_metric],
+                no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+                significance=significance,
+                replicates=replicates,
+                ineligible={**helpers, **extra},
+            )
+
+        self.recommendation, self._served_out = review(self, rank_with({}), rank_with)
         return self.recommendation
 
     def stability(self, draws: int = 200) -> Stability | None:
@@ -322,7 +332,7 @@ class Run:
         baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
         significance = self.significance()
         ties = paired_ties(self.replicates(), significance.tie_confidence)
-        ineligible = self.settings.get("helpers") or {}
+        ineligible = {**(self.settings.get("helpers") or {}), **self._served_out}
 
         def rank(rows: Any, weights: Mapping[str, float]) -> Recommendation:
             return recommend(

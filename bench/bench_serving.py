@@ -9,9 +9,11 @@ the load generator (`advisor.load_test`, open loop, Poisson arrivals) finds the 
 p99 stays within the bound. Beside it, the capacity estimate from the run's in-process figures
 (`advisor.estimate_capacity`: a simulated queue), with the per-request HTTP overhead calibrated
 under load (`advisor.serve.calibration`): 8 closed-loop clients saturate the model's unbatched
-server for 2 x 1 s, and overhead = 1 / throughput - the in-process single-row p50; then an open-loop
-probe at 20% of that rate measures the latency floor no queue explains (added to every simulated
-answer; the table also gives the ratio without it). Each model's
+server for 2 x 1 s; an open-loop probe at 60% of that rate reads the server's CPU time per request
+(overhead = that - the in-process single-row p50; the table also gives the ratio with the overhead
+from the saturated throughput, 1 / throughput - p50, as before); then an open-loop probe at 20%
+measures the latency floor no queue explains (added to every simulated answer; the table also
+gives the ratio without it). Each model's
 estimate uses its own calibration; the table also gives the ratio with the first model's (one
 calibration a run). The client shares the machine's cores with the server during the calibration
 as during the load, so its CPU share is in the overhead: the estimate is for this setting.
@@ -115,18 +117,13 @@ def main() -> None:
                 delay_ms=first_calibration.floor_ms or 0.0,
             )
             no_floor = capacity_from_result(candidate, args.p99_ms, calibration.overhead_ms, max_batch, max_wait_ms)
-            open_ms = calibration.open_loop_ms_per_request
-            open_overhead = (
-                capacity_from_result(
-                    candidate,
-                    args.p99_ms,
-                    max(0.0, open_ms - candidate.latency.p50_ms),
-                    max_batch,
-                    max_wait_ms,
-                    delay_ms=calibration.floor_ms or 0.0,
-                )
-                if open_ms
-                else None
+            saturated = capacity_from_result(  # the overhead from the saturated throughput alone, as before
+                candidate,
+                args.p99_ms,
+                calibration.saturated_overhead_ms or calibration.overhead_ms,
+                max_batch,
+                max_wait_ms,
+                delay_ms=calibration.floor_ms or 0.0,
             )
             found_rates = sorted(r.max_rps or 0.0 for r in results)
             result = sorted(results, key=lambda r: r.max_rps or 0.0)[len(results) // 2]  # the median search
@@ -140,7 +137,7 @@ def main() -> None:
                 "estimate_over_measured": ratio,
                 "estimate_with_first_calibration_rps": once.max_rps,
                 "estimate_without_floor_rps": no_floor.max_rps,
-                "estimate_open_loop_overhead_rps": open_overhead.max_rps if open_overhead else None,
+                "estimate_saturated_cost_rps": saturated.max_rps,
             }
             table.append(
                 (
@@ -152,17 +149,21 @@ def main() -> None:
                     ratio,
                     once.max_rps / measured if measured else None,
                     calibration.overhead_ms,
-                    max(p.client_cpu_core_share for r in results for p in r.curve),
+                    (
+                        found.client_cpu_core_share if found else None,
+                        max(p.client_cpu_core_share for r in results for p in r.curve),
+                    ),
                     any(r.client_limited for r in results),
                     found_rates,
                     no_floor.max_rps / measured if measured else None,
+                    saturated.max_rps / measured if measured else None,
                 )
             )
             each = ", ".join(f"{r:,.0f}" for r in found_rates)
             print(
                 f"{key:9} {label:15} measured {measured or 0:8,.0f}/s (each {each})"
                 f"  estimate {estimate.max_rps:8,.0f}/s  without the floor {no_floor.max_rps:8,.0f}/s"
-                f"  with the open-loop cost {open_overhead.max_rps if open_overhead else 0:8,.0f}/s",
+                f"  on the saturated cost {saturated.max_rps:8,.0f}/s",
                 flush=True,
             )
 
@@ -178,10 +179,11 @@ def main() -> None:
                     "ratio",
                     "ratio_first_calibration",
                     "overhead_ms",
-                    "client_cpu",
+                    "client_cpu_at_rate_and_max",
                     "client_limited",
                     "measured_each_rps",
                     "ratio_without_floor",
+                    "ratio_saturated_cost",
                 ),
                 r,
                 strict=True,
@@ -198,15 +200,17 @@ def main() -> None:
     print(
         f"| model | serving | measured (req/s; median of {args.repeat}) | each search | p99 there (ms) "
         "| estimate (req/s) | estimate / measured | ratio, first model's calibration | ratio without the floor "
-        "| overhead (ms) | client CPU (max, of a core) |"
+        "| ratio on the saturated cost "
+        "| overhead (ms) | client CPU at the rate found (most in the searches), of a core |"
     )
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     nan = float("nan")
-    for key, label, measured, p99, estimate, ratio, once, overhead, cpu, limited, each, bare in table:
+    for key, label, measured, p99, estimate, ratio, once, overhead, cpu, limited, each, bare, sat in table:
         print(
             f"| {key} | {label} | {measured or 0:,.0f} | {' / '.join(f'{r:,.0f}' for r in each)} | {p99 or nan:.2f} "
-            f"| {estimate:,.0f} | {ratio or nan:.2f} | {once or nan:.2f} | {bare or nan:.2f} | {overhead:.3g} "
-            f"| {cpu:.0%}{' (client-limited)' if limited else ''} |"
+            f"| {estimate:,.0f} | {ratio or nan:.2f} | {once or nan:.2f} | {bare or nan:.2f} | {sat or nan:.2f} "
+            f"| {overhead:.3g} "
+            f"| {cpu[0] or nan:.0%} ({cpu[1]:.0%}){' (client-limited)' if limited else ''} |"
         )
     for key, model in out["models"].items():
         print(f"\n{key}: {model['calibration']['method']}; {model['calibration']['floor_method']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 from advisor.serve.calibration import calibrate_overhead
 from advisor.serve.capacity import estimate_capacity, fleet_for_peak, fleet_for_profile, simulate_sojourn_ms
-from advisor.serve.client import Endpoint, install_requests, poisson_schedule, run_window
+from advisor.serve.client import MAX_CONNECTIONS, Endpoint, install_requests, poisson_schedule, run_window
 from advisor.serve.load import LoadClient, LoadStopped, json_records, load_test, measure_level
 
 from conftest import PROJECT
@@ -91,8 +92,24 @@ def test_latency_is_counted_from_the_scheduled_send_time(server_5ms):
     # where a client that waited for each answer (coordinated omission) would still see ~5 ms.
     heavy = run_window(endpoint, "open", 300.0, 0.5, time.time(), 2.0, seed=2)
     assert np.percentile(heavy["latencies_ms"], 99) > 60.0
+    # Every request is accounted for, and the connections stay within the client's pool.
+    assert len(heavy["latencies_ms"]) + sum(heavy["errors"].values()) == heavy["sent"]
+    assert 8 <= heavy["connections"] <= MAX_CONNECTIONS
     closed = run_window(endpoint, "closed", 1, 0.3, time.time(), 1.0, seed=0)
-    assert np.median(closed["latencies_ms"]) < 9.0
+    assert np.median(closed["latencies_ms"]) < 9.0 and closed["connections"] == 1
+    assert len(closed["latencies_ms"]) == closed["sent"] and not closed["errors"]
+
+
+def test_an_overloaded_server_gets_no_more_connections_than_the_pool_holds(server_5ms):
+    # 2,000/s at a 200/s server for 0.5 s: a client opening a connection per waiting request would
+    # open ~900; the pool holds the rest back in the client (their latency still counts from the
+    # schedule), and those still waiting at the deadline are timeouts, not lost.
+    endpoint = Endpoint.parse(server_5ms)
+    install_requests([endpoint.request(b"{}")])
+    flood = run_window(endpoint, "open", 2000.0, 0.5, time.time(), 0.5, seed=4)
+    assert flood["connections"] <= MAX_CONNECTIONS
+    assert flood["errors"].get("timeout", 0) > 0
+    assert len(flood["latencies_ms"]) + sum(flood["errors"].values()) == flood["sent"]
 
 
 def test_a_level_is_measured_until_two_windows_agree(server_5ms):
@@ -267,3 +284,19 @@ def test_the_workers_needed_for_a_peak_and_their_cost():
     assert cloud.workers == 1 and cloud.machines == 1 and "ceil" in cloud.method
     with pytest.raises(ValueError):
         fleet_for_peak(10.0, 0.0, 2, 0.1)
+
+
+def test_a_server_that_refuses_connections_gives_connection_errors_not_a_hang():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = Endpoint.parse(f"http://127.0.0.1:{port}/predict")
+    install_requests([endpoint.request(b"{}")])
+    started = time.monotonic()
+    opened = run_window(endpoint, "open", 100.0, 0.3, time.time(), 0.5, seed=5)
+    closed = run_window(endpoint, "closed", 2, 0.3, time.time(), 0.5, seed=0)
+    assert time.monotonic() - started < 5
+    for window in (opened, closed):
+        assert window["sent"] > 0 and not len(window["latencies_ms"])
+        assert sum(window["errors"].values()) == window["sent"]
+        assert all(kind.startswith("connection: ") for kind in window["errors"]), window["errors"]

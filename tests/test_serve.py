@@ -130,7 +130,9 @@ def test_health_schema_and_metrics_describe_the_served_model(server: int, artifa
     assert schema["columns"] == artifact.schema["columns"] and schema["classes"] == artifact.classes
     assert schema["limits"] == {"max_body_bytes": MAX_BODY_BYTES, "max_rows": MAX_ROWS}
     assert "other" in schema["unseen_categories"]
-    assert {"batches", "queue_wait_ms", "batches_by_rows"} <= set(_get(server, "/metrics")["batching"])
+    metrics = _get(server, "/metrics")
+    assert {"batches", "queue_wait_ms", "batches_by_rows"} <= set(metrics["batching"])
+    assert {"collections_by_generation", "pause_ms_total", "pause_ms_max_by_generation"} <= set(metrics["gc"])
 
 
 def test_an_unseen_category_is_predicted_as_other_and_named_and_strict_refuses_it(

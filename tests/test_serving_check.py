@@ -48,6 +48,8 @@ def test_the_front_is_served_and_every_measured_candidate_estimated(served):
         assert serving["served"] and serving["max_rps_at_p99"] > 0 and serving["method"]
         assert serving["p99_bound_ms"] == 100  # cloud-cpu's p99 limit
         assert serving["estimate"]["max_rps"] > 0 and serving["estimate"]["method"].startswith("estimate:")
+        # the overhead is the served model's CPU per request at 60% of its saturated rate
+        assert "near where a p99 bound binds" in serving["estimate"]["method"]
         assert serving["curve"] and all(len(point) == 3 for point in serving["curve"])
         assert serving["usd_per_million"]["value"] > 0
         configurations = [serving["batching"], *(a["batching"] for a in serving["alternatives"])]
@@ -167,3 +169,123 @@ def test_estimates_past_saturation_are_drawn_at_a_ceiling_not_off_the_axis():
     assert list(measured.y) == [3.0, 8.0, 100.0] and list(estimate.y) == [2.0, 6.0, 100.0]
     assert "past what one worker can answer" in estimate.text[2] and estimate.text[0] == ""
     assert figure.layout.yaxis.range[1] < 3  # log10: the axis ends near 150 ms, not at 1e104
+
+
+def _served_at(rate: float | None, bound: float = 100.0) -> Any:
+    """One served configuration whose load search found `rate` (None: no rate kept p99 within the
+    bound). The served-capacity rules take these figures as `recommend` takes rows; the fixture
+    above serves and loads for real."""
+    from advisor.measure.figures import ServingMeasurement
+
+    p99 = 5.0 if rate else 3 * bound
+    return ServingMeasurement(
+        p99_bound_ms=bound,
+        max_batch=1,
+        max_wait_ms=0.0,
+        served=True,
+        max_rps_at_p99=rate,
+        p50_ms=1.0 if rate else None,
+        p95_ms=3.0 if rate else None,
+        p99_ms=p99 if rate else None,
+        achieved_rps=rate,
+        curve=((100.0, 100.0, p99),),
+        client_limited=False,
+        overhead_ms=0.1,
+        estimate_rps=1000.0,
+        estimate_p99_ms=5.0,
+        estimate_curve=(),
+        estimate_method="estimate: given by the test",
+        wall_s=0.0,
+        notes=(),
+        method="served: given by the test",
+    )
+
+
+def _with_serving(run: advisor.Run, rates: dict[str, float | None]) -> advisor.Run:
+    copy = advisor.Run.from_dict(run.to_dict())
+    for c in copy.candidates:
+        c.serving = (_served_at(rates[c.key]),) if c.key in rates else ()
+    return copy
+
+
+def test_a_pick_that_never_kept_the_bound_when_served_gives_way(served):
+    run = served[0]
+    pick = run.recommendation.key
+    other = next(k for k in run.recommendation.feasible if k != pick)
+    moved = _with_serving(run, {pick: None, other: 500.0}).rank()
+    assert moved.key == other
+    assert "p99 stayed above 100 ms at every rate tried" in moved.excluded[pick][-1]
+    assert moved.notes[0].startswith(f"The serving check moved the pick: {run.candidate(pick).name} its p99 stayed")
+    # When nothing served kept the bound, the bound tells them apart no more than the ranking did.
+    assert _with_serving(run, {pick: None, other: None}).rank().key == pick
+    kept = _with_serving(run, {pick: 400.0, other: 500.0})
+    assert kept.rank().key == pick and pick not in kept.recommendation.excluded
+    assert kept.stability(draws=20) is not None
+
+
+def test_a_tied_candidate_that_needs_fewer_machines_takes_the_pick_and_a_faster_one_that_does_not_is_named(served):
+    run = served[0]
+    rec = run.recommendation
+    assert rec.ties, "penguins' linear model and tree are tied on accuracy (69 test rows)"
+    pick, rival = rec.key, rec.ties[0]
+    assert rec.weights.get("cost", 0) > 0  # cloud-cpu's priorities weight cost
+
+    def ranked(peak: float, pick_rate: float, rival_rate: float) -> advisor.Recommendation:
+        again = _with_serving(run, {pick: pick_rate, rival: rival_rate})
+        again.profile = again.profile.override(peak_rows_per_s=peak, cores=2)
+        return again.rank()
+
+    # 3,000/s: 3 workers of the pick (2 machines of 2 cores) against 2 of the rival (1 machine).
+    moved = ranked(3000.0, 1000.0, 2000.0)
+    assert moved.key == rival and "1 machine(s) for the target's peak of 3,000/s instead of 2" in moved.notes[0]
+    assert moved.excluded[pick][-1].startswith(f"not eligible: tied on quality with {run.candidate(rival).name}")
+    # Faster, but the same fleet at the target's peak: said, with the peak from which it would count.
+    same = ranked(100.0, 1000.0, 2000.0)
+    assert same.key == pick
+    assert (
+        "both need 1 machine(s), so the served rate does not change the pick (it would from a peak of 2,001/s)"
+        in (same.notes[0])
+    )
+    # Fewer machines, but within the spread of repeated searches (1.2x): not a difference to act on.
+    close = ranked(2200.0, 1000.0, 1200.0)
+    assert close.key == pick and "under 1.5x" in close.notes[0]
+
+
+def test_the_card_says_when_other_work_crowded_the_machine_during_the_load(served):
+    import dataclasses
+
+    from advisor.serve.load import LoadPoint, _notes
+
+    run = served[0]
+    pick = run.recommendation.key
+    quiet = _with_serving(run, {pick: 800.0})
+    assert "understates" not in advisor.recommendation_card(quiet, with_stability=False).serving[0]
+    # The load generator's own note for a level where the machine was busy and the client was not
+    # (the app's server and the browser at work beside the check).
+    level = LoadPoint(
+        mode="open",
+        offered_rps=800.0,
+        concurrency=None,
+        achieved_rps=800.0,
+        p50_ms=1.0,
+        p95_ms=3.0,
+        p99_ms=5.0,
+        requests=1600,
+        errors=0,
+        error_rate=0.0,
+        error_kinds={},
+        windows=2,
+        window_s=1.0,
+        stable=True,
+        window_p99_ms=(5.0, 5.0),
+        send_lag_p99_ms=0.1,
+        client_cpu_core_share=0.3,
+        client_cpu_machine_share=0.15,
+        machine_cpu_share=0.97,
+        meets_bound=True,
+    )
+    _, notes = _notes([level], level, 100.0)
+    crowded = quiet.candidate(pick)
+    crowded.serving = (dataclasses.replace(crowded.serving[0], notes=tuple(notes)),)
+    line = advisor.recommendation_card(quiet, with_stability=False).serving[0]
+    assert "over 90% busy during the load" in line and "understates what a machine of its own would serve" in line

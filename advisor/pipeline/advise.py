@@ -263,6 +263,7 @@ def advise(
     if plan.serve_check is not None and run.status == "complete" and not stop():
         try:
             check_serving(session)
+            run.rank()  # the served capacity has its say in the pick (`advisor.rank.served`)
         except Cancelled:
             run.status = "cancelled"
     if plan.with_learning_curve and run.status == "complete" and not stop():

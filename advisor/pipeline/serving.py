@@ -8,8 +8,9 @@ Poisson arrivals) finds the highest rate whose p99 stays within the bound: the r
 else the deployment target's expected p99, else 10 ms. Beside each measured rate, the queueing
 estimate from the in-process figures (`advisor.serve.capacity`), with the per-request HTTP
 overhead calibrated on that candidate's own unbatched server under load (`advisor.serve.calibration`:
-closed-loop clients saturate it for two of the check's windows; overhead = 1 / throughput - the in-process single-row
-p50, the load client's share of the machine included; then a light open-loop probe measures the
+closed-loop clients saturate it for two of the check's windows; an open-loop probe at 60% of that
+rate reads the server's CPU time per request, and overhead = that - the in-process single-row p50,
+the load client's share of the machine included; then a light open-loop probe measures the
 latency floor no queue explains); every other measured candidate gets the estimate only (with the
 served candidates' median overhead and floor). The load runs under the machine's
 timing lock, like the timing phase: two runs loading at once would skew each other. A run's

@@ -148,6 +148,11 @@ def serving_lines(run: Any, key: str) -> list[str]:
     beside = "".join(f"; {s.max_rps_at_p99 or 0:,.0f}/s with {s.label}" for s in others)
     ratio = f" ({best.ratio:.2g} x)" if best.ratio else ""
     limited = " The load client shared the machine and may have been the limit." if best.client_limited else ""
+    if any("the machine was over 90% busy while the client was not" in note for note in best.notes):
+        limited += (
+            " Other work kept this machine's cores over 90% busy during the load (in the app, the browser and the "
+            "app's own server share them): the rate understates what a machine of its own would serve."
+        )
     lines = [
         f"Served over HTTP: {rate:,.0f} requests/s at p99 <= {best.p99_bound_ms:g} ms on one worker ({best.label}"
         f"{beside}); the estimate from the in-process figures said {best.estimate_rps:,.0f}/s{ratio}.{limited}"

@@ -9,6 +9,18 @@ batching (max batch 1) each request is one service, so
 
     per-request cost at saturation = 1 / X,    overhead = 1 / X - the in-process single-row time.
 
+That is the cost of a request when the worker is never idle and 8 connections keep it fed. Open
+loop, near the rate where a p99 bound binds, a request costs the server more: its event loop
+reads fewer requests per turn, so its own per-turn work is shared among fewer (on adult's linear
+model the server's CPU per request was 0.234 ms at 1,000 requests/s, 0.195 ms at 4,000, 0.152 ms
+at 6,000, 0.148 ms with 8 closed-loop clients and 0.104 ms with 32). An estimate on the
+saturated cost ran 1.3-1.8x above the measured capacity. So, when the server reports its CPU
+time (`/health` `cpu_s`), an open-loop probe at `KNEE_SHARE` of the saturated rate (where the
+measured capacity fell, 0.55-0.8 of it, on adult) reads the server's CPU per request there, and
+that is the service cost the estimate uses:
+
+    overhead = the server's CPU time per request at the knee probe - the in-process single-row time.
+
 The load client runs where it runs (on the bench and in a run's serving check: the same machine):
 its CPU time competes with the server's, and the calibration keeps that competition in the cost,
 so an estimate built on it holds for that setting (the `method` says how much of the machine the
@@ -35,6 +47,7 @@ SATURATION_CLIENTS = 8  # enough to keep one worker's queue non-empty at sub-mil
 PROBE_WINDOW_S = 1.0
 PROBE_WINDOWS = 2  # the probe pools two windows: about 2 s of saturation
 LIGHT_SHARE = 0.2  # the floor's probe offers this share of the saturated rate (a mostly idle worker)
+KNEE_SHARE = 0.6  # the cost's probe offers this share of it (near where a p99 bound binds)
 LIGHT_REQUESTS = 600  # at least this many requests in each of the floor probe's windows (p99 from 6 or more)
 
 
@@ -57,6 +70,10 @@ class OverheadCalibration:
     floor_method: str = ""
     # the server's own CPU time per request during the floor's probe (its /health `cpu_s`), when it reports one
     open_loop_ms_per_request: float | None = None
+    # ... and during the knee's probe at `knee_rps`: the service cost the overhead comes from, when measured
+    knee_ms_per_request: float | None = None
+    knee_rps: float | None = None
+    saturated_overhead_ms: float | None = None  # the overhead from the saturated throughput alone
 
 
 def _server_cpu(url: str) -> tuple[float, int] | None:
@@ -108,14 +125,40 @@ def calibrate_overhead(
     if point.achieved_rps <= 0:
         raise RuntimeError(f"{url} answered no request in the {point.windows * window_s:g} s saturation probe")
     server_ms = 1e3 / point.achieved_rps
-    overhead_ms = max(0.0, server_ms - model_ms)
+    saturated_overhead_ms = max(0.0, server_ms - model_ms)
+    overhead_ms = saturated_overhead_ms
     method = (
         f"calibrated under load: {concurrency} closed-loop clients saturated the unbatched server for "
         f"{point.windows} x {window_s:g} s and it answered {point.achieved_rps:,.0f} requests/s, so "
-        f"{server_ms:.3g} ms a request; less the in-process single-row p50 ({model_ms:.3g} ms) = "
-        f"{overhead_ms:.3g} ms of HTTP, JSON and GIL sharing a request. The load client ran on the same "
-        f"machine and used {point.client_cpu_machine_share:.0%} of its CPU: its competition for the cores is in "
-        "the figure, so the estimate is for that setting"
+        f"{server_ms:.3g} ms a request"
+    )
+    knee_ms, knee_rps = None, KNEE_SHARE * point.achieved_rps
+    before = _server_cpu(url)
+    if before is not None:
+        knee = load_test(
+            url,
+            rows,
+            timeout_s * 1e3,
+            rate_rps=knee_rps,
+            window_s=window_s,
+            max_windows=windows,
+            timeout_s=timeout_s,
+            processes=processes,
+            should_stop=should_stop,
+            client_cores=client_cores,
+        ).curve[-1]
+        after = _server_cpu(url)
+        if after and after[1] > before[1] and knee.errors == 0:
+            knee_ms = (after[0] - before[0]) * 1e3 / (after[1] - before[1])
+            overhead_ms = max(0.0, knee_ms - model_ms)
+            method += (
+                f"; open loop at {knee_rps:,.0f} requests/s ({KNEE_SHARE:.0%} of that, near where a p99 bound binds) "
+                f"the server spent {knee_ms:.3g} ms of CPU a request (its /health cpu_s), the cost used"
+            )
+    method += (
+        f"; less the in-process single-row p50 ({model_ms:.3g} ms) = {overhead_ms:.3g} ms of HTTP, JSON and GIL "
+        f"sharing a request. The load client ran on the same machine and used {point.client_cpu_machine_share:.0%} "
+        "of its CPU: its competition for the cores is in the figure, so the estimate is for that setting"
     )
     floor_ms, floor_rps, floor_method, open_loop_ms = None, None, "", None
     if floor:
@@ -152,6 +195,9 @@ def calibrate_overhead(
                 "explains, added to every simulated answer"
             )
     return OverheadCalibration(
+        knee_ms_per_request=knee_ms,
+        knee_rps=knee_rps if knee_ms is not None else None,
+        saturated_overhead_ms=saturated_overhead_ms,
         open_loop_ms_per_request=open_loop_ms,
         floor_ms=floor_ms,
         floor_rps=floor_rps,

@@ -22,7 +22,8 @@ The body is only ever parsed as JSON, never unpickled. `GET /health` answers `{"
 and CPU seconds are per worker process); `GET /schema` the artifact's input schema (columns with types, categories and
 medians; target, task, classes), its decision rule and the limits; `GET /metrics` the health plus
 the batcher's counts and recent percentiles (rows and requests per batch, per-request queue wait,
-batch predict time; `waiting` now and `shed` so far) and the refusals by status.
+batch predict time; `waiting` now and `shed` so far), the refusals by status, and the garbage
+collector's collections and longest pauses while serving (`gc`; see `settle_memory`).
 
 Stopping. On SIGTERM or SIGINT (Ctrl-C) uvicorn stops accepting connections (a later one is
 refused at connect), closes idle keep-alive ones, and waits for every request in progress to be
@@ -34,6 +35,7 @@ uvicorn its queue is already empty by then; the drain is for a host that ends th
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -144,6 +146,52 @@ def _alone_below(single_ms: float, pair_ms: float, batch_ms: float, batch_rows: 
     return fixed / (single_ms - per_row)
 
 
+class _Collections:
+    """The garbage collector's pauses in this process: each one stops every request in it, whatever
+    the model, so they are the first suspect for a tail (`/metrics` "gc"). Installed once a process."""
+
+    def __init__(self) -> None:
+        self.by_generation: Counter[int] = Counter()
+        self.total_ms = 0.0
+        self.worst_ms: dict[int, float] = {}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._started) * 1e3
+        self.by_generation[info["generation"]] += 1
+        self.total_ms += ms
+        self.worst_ms[info["generation"]] = max(self.worst_ms.get(info["generation"], 0.0), ms)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "collections_by_generation": {str(g): n for g, n in sorted(self.by_generation.items())},
+            "pause_ms_total": round(self.total_ms, 3),
+            "pause_ms_max_by_generation": {str(g): round(ms, 3) for g, ms in sorted(self.worst_ms.items())},
+            "frozen_objects": gc.get_freeze_count(),
+        }
+
+
+def _collections() -> _Collections:
+    found = next((c for c in gc.callbacks if isinstance(c, _Collections)), None)
+    if found is None:
+        found = _Collections()
+        gc.callbacks.append(found)
+    return found
+
+
+def settle_memory() -> None:
+    """Once the model is loaded and warm: collect, then freeze what is left (`gc.freeze`), so that the
+    collector never walks the model's, the libraries' and the interpreter's objects again while
+    serving. Done by the server process (`run_server`, each worker of `--workers`), not by
+    `create_app`, which may run inside a longer-lived process."""
+    gc.collect()
+    gc.freeze()
+    _collections().__init__()  # what /metrics reports are the pauses while serving, not this one
+
+
 class ModelService:
     """The artifact behind the endpoints: checks a request's rows, answers batches of them."""
 
@@ -168,6 +216,7 @@ class ModelService:
         )
         self.started_s = time.monotonic()
         self.refusals: Counter[int] = Counter()
+        self.collections = _collections()
 
     def records(self, body: Any) -> dict[str, Any] | list[dict[str, Any]]:
         """The rows of a parsed body: one record (a dict) or a list of them."""
@@ -278,6 +327,7 @@ class ModelService:
                 "warm_ms": {"one_record": self.single_ms, "two_rows": self.pair_ms, "full_batch": self.batch_ms},
             },
             "refused_by_status": {str(k): v for k, v in sorted(self.refusals.items())},
+            "gc": self.collections.metrics(),
         }
 
 
@@ -330,7 +380,9 @@ def create_app(
 def app_from_env() -> Starlette:
     """The app factory uvicorn's worker processes call (`--workers` > 1): settings from `SETTINGS_ENV`."""
     settings = json.loads(os.environ[SETTINGS_ENV])
-    return create_app(**settings)
+    app = create_app(**settings)
+    settle_memory()
+    return app
 
 
 def _app(service: ModelService) -> Starlette:
@@ -453,6 +505,7 @@ def run_server(
         raise ConfigError(f"--workers is {workers}; give 1 or more.")
     if workers == 1:
         app: Any = create_app(artifact_path, **settings)
+        settle_memory()
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info"))
         with _stop_on_signals(server):
             server.run()
