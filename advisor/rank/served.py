@@ -79,11 +79,13 @@ def review(
     recommendation = rank_with(out) if out else first
     if recommendation.key is None:
         return first, {}
-    notes: list[str] = []
+    notes: list[str] = []  # why the pick moved: before the ranking's own notes
+    after: list[str] = []  # what the served rates did not change: after them
     if first.key in out:
         notes.append(
-            f"The serving check moved the pick: {names[first.key]} {out[first.key].split(', ', 1)[1]}; "
-            f"{names[recommendation.key]} is the best of the rest."
+            f"The serving check moved the pick: served over HTTP, {names[first.key]} kept p99 above {bound:g} ms "
+            f"at every rate tried, while another served candidate kept within it; {names[recommendation.key]} is "
+            "the best of the rest."
         )
 
     # 2. The fleet.
@@ -113,25 +115,25 @@ def review(
                 notes.append(f"The serving check moved the pick: {names[pick.key]} is {why}.")
         if not moved and rate > pick_rate:
             said = (
-                f"Served over HTTP, {rival.name} (tied on quality) answered {rate:,.0f} requests/s per worker "
-                f"against {pick.name}'s {pick_rate:,.0f}"
+                f"Served over HTTP, {rival.name} (tied on quality) answered {rate:,.0f} requests/s per worker, "
+                f"{pick.name} {pick_rate:,.0f}"
             )
             if machines == pick_machines:
                 split = _peak_that_splits(pick_rate, rate, profile) if rate >= SERVED_MARGIN * pick_rate else None
-                notes.append(
+                after.append(
                     f"{said}; at the target's peak of {peak:,.0f}/s both need {pick_machines} machine(s), so the "
                     "served rate does not change the pick"
                     + (f" (it would from a peak of {split:,.0f}/s)." if split and values_rate else ".")
                 )
             elif rate < SERVED_MARGIN * pick_rate:
-                notes.append(
+                after.append(
                     f"{said}: under {SERVED_MARGIN:g}x, within what repeated load searches of one server spread, "
                     "so the served rate does not change the pick."
                 )
             else:
-                notes.append(
+                after.append(
                     f"{said}; these priorities weight neither throughput nor cost, so it does not change the pick."
                 )
-    if not notes:
+    if not notes and not after:
         return recommendation, out
-    return replace(recommendation, notes=(*notes, *recommendation.notes)), out
+    return replace(recommendation, notes=(*notes, *recommendation.notes, *after)), out
