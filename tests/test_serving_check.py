@@ -291,3 +291,17 @@ def test_the_card_says_when_other_work_crowded_the_machine_during_the_load(serve
     crowded.serving = (dataclasses.replace(crowded.serving[0], notes=tuple(notes)),)
     line = advisor.recommendation_card(quiet, with_stability=False).serving[0]
     assert "over 90% busy during the load" in line and "understates what a machine of its own would serve" in line
+
+
+def test_the_chart_draws_a_confirmed_level_once_and_the_curve_in_order_of_rate(served):
+    import dataclasses
+
+    run = served[0]
+    pick = run.recommendation.key
+    again = _with_serving(run, {pick: 1500.0})
+    # The search's order: 1,000 passes, 2,000 fails and is measured again (fails), 1,500 passes.
+    search = ((1000.0, 990.0, 5.0), (2000.0, 1900.0, 300.0), (2000.0, 1950.0, 40.0), (1500.0, 1490.0, 8.0))
+    served_at = again.candidate(pick).serving[0]
+    again.candidate(pick).serving = (dataclasses.replace(served_at, curve=search),)
+    (series,) = advisor.serving_data(again).series
+    assert series.offered_rps == [1000.0, 1500.0, 2000.0] and series.p99_ms == [5.0, 8.0, 40.0]

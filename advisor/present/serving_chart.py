@@ -45,7 +45,9 @@ def serving_data(run: Run) -> ServingChart:
             if not s.served:
                 continue
             bound = s.p99_bound_ms
-            measured = sorted(s.curve, key=lambda point: point[0])
+            # A level measured twice (a failing level is confirmed) is drawn once, as the second
+            # measurement decided it; the points in order of offered rate, not of the search.
+            measured = sorted({point[0]: point for point in s.curve}.values(), key=lambda point: point[0])
             estimated = sorted(s.estimate_curve)
             series.append(
                 ServingSeries(
