@@ -48,6 +48,7 @@ PROBE_WINDOW_S = 1.0
 PROBE_WINDOWS = 2  # the probe pools two windows: about 2 s of saturation
 LIGHT_SHARE = 0.2  # the floor's probe offers this share of the saturated rate (a mostly idle worker)
 KNEE_SHARE = 0.6  # the cost's probe offers this share of it (near where a p99 bound binds)
+KNEE_REQUESTS = 300  # at least this many requests in each of its windows (the load generator's default)
 LIGHT_REQUESTS = 600  # at least this many requests in each of the floor probe's windows (p99 from 6 or more)
 
 
@@ -133,23 +134,33 @@ def calibrate_overhead(
         f"{server_ms:.3g} ms a request"
     )
     knee_ms, knee_rps = None, KNEE_SHARE * point.achieved_rps
-    before = _server_cpu(url)
-    if before is not None:
-        knee = load_test(
+
+    def open_probe(rate: float, max_windows: int, min_requests: int) -> tuple[Any, float | None]:
+        """One open-loop level at `rate`: its point, and the server's CPU ms per request over it."""
+        before = _server_cpu(url)
+        probe = load_test(
             url,
             rows,
-            timeout_s * 1e3,
-            rate_rps=knee_rps,
+            timeout_s * 1e3,  # no bound to meet
+            rate_rps=rate,
             window_s=window_s,
-            max_windows=windows,
+            max_windows=max_windows,
             timeout_s=timeout_s,
             processes=processes,
+            min_requests=min_requests,
             should_stop=should_stop,
             client_cores=client_cores,
         ).curve[-1]
         after = _server_cpu(url)
-        if after and after[1] > before[1] and knee.errors == 0:
-            knee_ms = (after[0] - before[0]) * 1e3 / (after[1] - before[1])
+        cpu_ms = (
+            (after[0] - before[0]) * 1e3 / (after[1] - before[1]) if before and after and after[1] > before[1] else None
+        )
+        return probe, cpu_ms
+
+    if _server_cpu(url) is not None:  # a server that reports its CPU time (`advisor serve` does)
+        knee, cpu_ms = open_probe(knee_rps, windows, KNEE_REQUESTS)
+        if cpu_ms is not None and knee.errors == 0:
+            knee_ms = cpu_ms
             overhead_ms = max(0.0, knee_ms - model_ms)
             method += (
                 f"; open loop at {knee_rps:,.0f} requests/s ({KNEE_SHARE:.0%} of that, near where a p99 bound binds) "
@@ -163,23 +174,7 @@ def calibrate_overhead(
     floor_ms, floor_rps, floor_method, open_loop_ms = None, None, "", None
     if floor:
         floor_rps = LIGHT_SHARE * point.achieved_rps
-        before = _server_cpu(url)
-        light = load_test(
-            url,
-            rows,
-            timeout_s * 1e3,
-            rate_rps=floor_rps,
-            window_s=window_s,
-            max_windows=windows + 1,
-            timeout_s=timeout_s,
-            processes=processes,
-            min_requests=floor_requests,
-            should_stop=should_stop,
-            client_cores=client_cores,
-        ).curve[-1]
-        after = _server_cpu(url)
-        if before and after and after[1] > before[1]:
-            open_loop_ms = (after[0] - before[0]) * 1e3 / (after[1] - before[1])
+        light, open_loop_ms = open_probe(floor_rps, windows + 1, floor_requests)
         service_ms = overhead_ms + model_ms
         if light.p50_ms is not None and light.p95_ms is not None and light.p99_ms is not None:
             floor_ms = {

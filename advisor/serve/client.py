@@ -191,7 +191,6 @@ class _Client:
         self.closed_loop = False
         self.closed_until: float | None = None  # closed loop: send again on an answer until then
         self.next_index = 0
-        self.step = 1
         self.settled: asyncio.Future[None] | None = None
 
     # --- connections ---------------------------------------------------------------------------
@@ -296,7 +295,7 @@ class _Client:
 
     def _next_request(self) -> bytes:
         request = self.requests[self.next_index % len(self.requests)]
-        self.next_index += self.step
+        self.next_index += 1
         return request
 
     def error(self, kind: str) -> None:
@@ -357,7 +356,7 @@ async def _open_loop(client: _Client, schedule: np.ndarray, start: float, rate_r
 
 async def _closed_loop(client: _Client, concurrency: int, start: float, duration_s: float, offset: int) -> None:
     """`concurrency` connections, each sending its next request as soon as its last is answered."""
-    client.next_index, client.step, client.closed_loop = offset, 1, True
+    client.next_index, client.closed_loop = offset, True
     for _ in range(concurrency):
         client.open_one()
     await asyncio.sleep(max(0.0, start - client.clock()))
