@@ -299,25 +299,31 @@ class Run:
             rows.append(row)
         return rows
 
+    def _recommend(
+        self, rows: Any, weights: Mapping[str, float], ineligible: Mapping[str, str], significance: Any, **more: Any
+    ) -> Recommendation:
+        """`recommend` with this run's limits, primary metric and no-skill baseline."""
+        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
+        return recommend(
+            rows,
+            weights,
+            self.limits,
+            self.primary_metric,
+            HIGHER_IS_BETTER[self.primary_metric],
+            no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
+            significance=significance,
+            ineligible=ineligible,
+            **more,
+        )
+
     def rank(self) -> Recommendation:
         """The pick for this run's priorities and limits; after a serving check, with the served
         capacity's say (`advisor.rank.served`: a bound the served pick never met, a fleet it doubles)."""
-        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
         replicates, significance = self.replicates(), self.significance()
         helpers, rows = self.settings.get("helpers") or {}, self.records()
 
         def rank_with(extra: Mapping[str, str]) -> Recommendation:
-            return recommend(
-                rows,
-                self.weights,
-                self.limits,
-                self.primary_metric,
-                HIGHER_IS_BETTER[self.primary_metric],
-                no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
-                significance=significance,
-                replicates=replicates,
-                ineligible={**helpers, **extra},
-            )
+            return self._recommend(rows, self.weights, {**helpers, **extra}, significance, replicates=replicates)
 
         self.recommendation, self._served_out = review(self, rank_with({}), rank_with)
         return self.recommendation
@@ -329,24 +335,12 @@ class Run:
             return None
         if self._stability is not None and self._stability[0] is recommendation and self._stability[1] == draws:
             return self._stability[2]
-        baseline = next((c for c in self.candidates if c.family == "baseline" and c.quality), None)
         significance = self.significance()
         ties = paired_ties(self.replicates(), significance.tie_confidence)
         ineligible = {**(self.settings.get("helpers") or {}), **self._served_out}
 
         def rank(rows: Any, weights: Mapping[str, float]) -> Recommendation:
-            return recommend(
-                rows,
-                weights,
-                self.limits,
-                self.primary_metric,
-                HIGHER_IS_BETTER[self.primary_metric],
-                no_skill_value=baseline.quality.primary_value if baseline and baseline.quality else None,
-                significance=significance,
-                ineligible=ineligible,
-                ties=ties,
-                explain=False,
-            )
+            return self._recommend(rows, weights, ineligible, significance, ties=ties, explain=False)
 
         rounds = {}
         if not self.device:
